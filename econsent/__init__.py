@@ -1,0 +1,61 @@
+"""econsent: electronic licences shown as time-limited QR codes and verified offline.
+
+The public API, re-exported. Importing it loads no imaging or QR library: :mod:`econsent.qr` loads
+Pillow, qrcode and the decoders on first use.
+"""
+
+from .errors import (
+    CredentialError,
+    EconsentError,
+    ErrorCode,
+    IssueError,
+    KeyLoadError,
+    MissingDependencyError,
+    QRError,
+    SignerError,
+    TrustStoreError,
+    VerificationError,
+)
+from .issue import Issuer
+from .keys import Algorithm, PublicKey, Signer, SigningKey, raw_signature_from_der
+from .model import Credential, IssuerName, Verdict
+from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
+from .trust import TrustedKey, TrustStore
+from .verify import MemoryReplayCache, Policy, ReplayCache, Verifier
+from .wallet import present, read_credential_unverified
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BUILTIN_TYPES",
+    "Algorithm",
+    "ClaimKind",
+    "ClaimSpec",
+    "Credential",
+    "CredentialError",
+    "CredentialType",
+    "EconsentError",
+    "ErrorCode",
+    "IssueError",
+    "Issuer",
+    "IssuerName",
+    "KeyLoadError",
+    "MemoryReplayCache",
+    "MissingDependencyError",
+    "Policy",
+    "PublicKey",
+    "QRError",
+    "ReplayCache",
+    "Signer",
+    "SignerError",
+    "SigningKey",
+    "TrustStore",
+    "TrustStoreError",
+    "TrustedKey",
+    "TypeRegistry",
+    "Verdict",
+    "VerificationError",
+    "Verifier",
+    "present",
+    "read_credential_unverified",
+]

@@ -1,0 +1,197 @@
+"""The disclosure tree: salted claim commitments in a 4-ary hash tree, salts from a seed tree.
+
+A credential type with ``n`` claims uses a complete 4-ary tree of depth ``d >= 1`` with ``4**d >= n``
+leaves; claim ``i`` is leaf ``i``. A node at level ``l`` (the root is level 0) and position ``x`` has
+the id ``4**l + x``: the root is 1, level 1 is 4..7, level 2 is 16..31, level 3 is 64..127.
+
+* Salts: the issuer draws a 16-byte seed for the root. The four children's seeds are the four 16-byte
+  quarters of ``SHA-512(SEED_TAG || seed)``; a leaf's seed is its claim's salt. Revealing a node's
+  seed reveals the salts below it and nothing else.
+* Commitments: a present claim's leaf hash is ``SHA-256(LEAF_TAG || salt || i || value bytes)[:16]``
+  (``i`` one byte); an absent claim's is 16 zero bytes; an inner node's is
+  ``SHA-256(NODE_TAG || h0 || h1 || h2 || h3)[:16]``. The issuer signs the root hash.
+* A presentation carries the seeds of the *open cover* (the maximal subtrees whose present leaves are
+  all disclosed) and the hashes of the *closed cover* (the maximal subtrees whose present leaves are all
+  withheld). The disclosed claims are the present leaves under the open cover, in ascending order.
+
+Both covers are a function of the present and disclosed sets, so there is exactly one valid encoding of
+any disclosure, and a verifier insists on it. Sets of leaves are handled as bit masks (bit ``i`` is
+claim ``i``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+__all__ = [
+    "ARITY",
+    "NODE_BYTES",
+    "SEED_BYTES",
+    "ROOT",
+    "tree_depth",
+    "bits",
+    "leaf_mask",
+    "open_cover",
+    "closed_cover",
+    "node_seed",
+    "leaf_salts",
+    "node_hash",
+]
+
+ARITY = 4
+NODE_BYTES = 16
+SEED_BYTES = 16
+ROOT = 1
+_ABSENT = bytes(NODE_BYTES)
+_SEED_TAG = b"econsent/v1 seed\x00"
+_LEAF_TAG = b"econsent/v1 leaf\x00"
+_NODE_TAG = b"econsent/v1 node\x00"
+_MAX_DEPTH = 3
+
+
+def _absent_hashes() -> tuple[bytes, ...]:
+    """The hash of a subtree with no present claim, by height (a constant per height)."""
+    hashes = [_ABSENT]
+    for _ in range(_MAX_DEPTH):
+        hashes.append(hashlib.sha256(_NODE_TAG + hashes[-1] * ARITY).digest()[:NODE_BYTES])
+    return tuple(hashes)
+
+
+_ABSENT_BY_HEIGHT = _absent_hashes()
+
+
+def tree_depth(claim_count: int) -> int:
+    """Depth of the tree for a type with ``claim_count`` claims (at least 1: the root is never a leaf)."""
+    depth = 1
+    while ARITY**depth < claim_count:
+        depth += 1
+    return depth
+
+
+def bits(mask: int) -> list[int]:
+    """The indices of the set bits of ``mask``, ascending."""
+    return [i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
+def _position(node: int) -> tuple[int, int]:
+    level = 0
+    while ARITY ** (level + 1) <= node:
+        level += 1
+    return level, node - ARITY**level
+
+
+def leaf_mask(node: int, depth: int) -> int:
+    """The mask of the leaves below ``node``; 0 for an id that is not a node of this tree."""
+    level, index = _position(node)
+    if level > depth:
+        return 0
+    span = ARITY ** (depth - level)
+    return ((1 << span) - 1) << (index * span)
+
+
+def _cover(depth: int, wanted: int, other: int) -> list[int]:
+    """Maximal nodes whose leaves include a ``wanted`` leaf and no ``other`` leaf, ascending by id."""
+    result: list[int] = []
+    frontier = [ROOT]
+    for level in range(depth + 1):
+        span = ARITY ** (depth - level)
+        full = (1 << span) - 1
+        deeper: list[int] = []
+        for node in frontier:
+            shift = (node - ARITY**level) * span
+            if not (wanted >> shift) & full:
+                continue
+            if (other >> shift) & full:
+                first_child = ARITY ** (level + 1) + (node - ARITY**level) * ARITY
+                deeper.extend(range(first_child, first_child + ARITY))
+            else:
+                result.append(node)
+        frontier = deeper
+    return sorted(result)
+
+
+def open_cover(depth: int, present: int, disclosed: int) -> list[int]:
+    """Nodes whose seeds a presentation carries: maximal subtrees where every present claim is disclosed."""
+    return _cover(depth, disclosed, present & ~disclosed)
+
+
+def closed_cover(depth: int, present: int, disclosed: int) -> list[int]:
+    """Nodes whose hashes a presentation carries: maximal subtrees where every present claim is withheld."""
+    return _cover(depth, present & ~disclosed, disclosed)
+
+
+def _children_seeds(seed: bytes) -> list[bytes]:
+    block = hashlib.sha512(_SEED_TAG + seed).digest()
+    return [block[0:16], block[16:32], block[32:48], block[48:64]]
+
+
+def node_seed(root_seed: bytes, node: int) -> bytes:
+    """The seed of ``node``, derived from the root seed along the path from the root."""
+    level, index = _position(node)
+    seed = root_seed
+    for step in range(level - 1, -1, -1):
+        seed = _children_seeds(seed)[(index // ARITY**step) % ARITY]
+    return seed
+
+
+def leaf_salts(depth: int, seeds: Mapping[int, bytes], present: int) -> dict[int, bytes]:
+    """Expand node seeds (node id -> seed) into the salts of the present leaves below them."""
+    salts: dict[int, bytes] = {}
+    for node, seed in seeds.items():
+        level, index = _position(node)
+        frontier = {index: seed}
+        for below in range(level + 1, depth + 1):
+            span = ARITY ** (depth - below)
+            frontier = {
+                ARITY * parent + j: child
+                for parent, parent_seed in frontier.items()
+                if (present >> (ARITY * parent * span)) & ((1 << (ARITY * span)) - 1)
+                for j, child in enumerate(_children_seeds(parent_seed))
+            }
+        for leaf, salt in frontier.items():
+            if present >> leaf & 1:
+                salts[leaf] = salt
+    return salts
+
+
+def node_hash(
+    depth: int,
+    node: int,
+    present: int,
+    salts: Mapping[int, bytes],
+    value_bytes: Callable[[int], bytes],
+    known: Mapping[int, bytes],
+) -> bytes:
+    """The hash of ``node`` from disclosed leaves (salt + value bytes) and already known subtree hashes.
+
+    The verifier calls it for the root with the closed cover as ``known``; the holder calls it for each
+    node of the closed cover with nothing known. ``salts`` and ``known`` must cover every present leaf.
+    """
+    level, index = _position(node)
+    return _hash(depth, level, index, present, salts, value_bytes, known)
+
+
+def _hash(
+    depth: int,
+    level: int,
+    index: int,
+    present: int,
+    salts: Mapping[int, bytes],
+    value_bytes: Callable[[int], bytes],
+    known: Mapping[int, bytes],
+) -> bytes:
+    span = ARITY ** (depth - level)
+    if not (present >> (index * span)) & ((1 << span) - 1):
+        return _ABSENT_BY_HEIGHT[depth - level]
+    node_known = known.get(ARITY**level + index)
+    if node_known is not None:
+        return node_known
+    if level == depth:
+        return hashlib.sha256(_LEAF_TAG + salts[index] + bytes((index,)) + value_bytes(index)).digest()[:NODE_BYTES]
+    first = ARITY * index
+    children = b"".join(
+        _hash(depth, level + 1, child, present, salts, value_bytes, known) for child in range(first, first + ARITY)
+    )
+    return hashlib.sha256(_NODE_TAG + children).digest()[:NODE_BYTES]
+

@@ -1,0 +1,74 @@
+"""Domain-separated signing inputs, so a signature made for one purpose can never pass for another.
+
+Each signature covers a context tag naming the object and the format version, then exact bytes:
+
+* credential (issuer key):    ``"econsent/v1 credential\\0" || header bytes || disclosure-tree root``
+* presentation (holder key):  ``"econsent/v1 presentation\\0" || payload bytes before the holder signature``
+
+No time, no claims policy: the verifier decides what a valid signature means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .errors import SignerError
+from .keys import PublicKey, Signer, SigningKey
+
+__all__ = [
+    "CREDENTIAL_CONTEXT",
+    "PRESENTATION_CONTEXT",
+    "sign_credential",
+    "verify_credential",
+    "sign_presentation",
+    "verify_presentation",
+    "presentation_fingerprint",
+]
+
+CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"
+PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
+_FINGERPRINT_CONTEXT = b"econsent/v1 replay\x00"
+
+
+def _checked_sign(signer: Signer, message: bytes) -> bytes:
+    """Sign, and check what a foreign signer (hardware, HSM) returned before anyone relies on it.
+
+    An in-memory :class:`SigningKey` is our own code and is not re-checked: that verify would cost
+    three times the signature itself on the issuer's hot path.
+    """
+    try:
+        signature = signer.sign(message)
+    except SignerError:
+        raise
+    except Exception as exc:  # a hardware signer can fail in any way; report it as ours
+        raise SignerError(f"the signer failed: {type(exc).__name__}") from exc
+    if not isinstance(signature, bytes) or len(signature) != 64:
+        raise SignerError("the signer must return a raw 64-byte signature (r || s for ES256)")
+    if not isinstance(signer, SigningKey) and not signer.public_key.verify(signature, message):
+        raise SignerError("the signer's signature does not verify with its public key")
+    return signature
+
+
+def sign_credential(signer: Signer, header_bytes: bytes, root: bytes) -> bytes:
+    return _checked_sign(signer, CREDENTIAL_CONTEXT + header_bytes + root)
+
+
+def verify_credential(key: PublicKey, signature: bytes, header_bytes: bytes, root: bytes) -> bool:
+    return key.verify(signature, CREDENTIAL_CONTEXT + header_bytes + root)
+
+
+def sign_presentation(signer: Signer, signed_bytes: bytes) -> bytes:
+    return _checked_sign(signer, PRESENTATION_CONTEXT + signed_bytes)
+
+
+def verify_presentation(key: PublicKey, signature: bytes, signed_bytes: bytes) -> bool:
+    return key.verify(signature, PRESENTATION_CONTEXT + signed_bytes)
+
+
+def presentation_fingerprint(signed_bytes: bytes) -> bytes:
+    """Identifies a presentation for replay detection: the holder-signed bytes, not the signature.
+
+    Payloads are canonical, so the same presentation has exactly one byte form; a copy with another
+    (re-made or malleated) signature over the same bytes has the same fingerprint.
+    """
+    return hashlib.sha256(_FINGERPRINT_CONTEXT + signed_bytes).digest()

@@ -1,0 +1,165 @@
+"""The issuer: claims in, signed credential out.
+
+An :class:`Issuer` holds a signer (an in-memory key or an HSM behind the :class:`~econsent.keys.Signer`
+interface) and the credential types it knows. ``issue`` checks every claim against the type, commits
+to each claim with a salted hash in the disclosure tree, and signs the header and the tree's root, so
+the holder can later show any subset of the claims without asking the issuer again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from . import _disclosure
+from ._envelope import sign_credential
+from ._wire import MAX_PAYLOAD_BYTES, WireHeader, encode_payload, pack
+from .errors import IssueError
+from .keys import PublicKey, Signer
+from .model import Credential, Instant, from_unix, to_unix
+from .schema import BUILTIN_TYPES, ClaimKind, ClaimValue, CredentialType, SchemaError, TypeRegistry
+
+__all__ = ["Issuer", "AGE_CLAIM_PREFIX"]
+
+AGE_CLAIM_PREFIX = "age_over_"
+_MAX_SERIAL = 2**64 - 1
+
+
+class Issuer:
+    """Signs credentials with one issuer key. Thread-safe: it keeps no state between calls."""
+
+    __slots__ = ("_random", "_signer", "_types")
+
+    def __init__(
+        self,
+        signer: Signer,
+        *,
+        types: TypeRegistry = BUILTIN_TYPES,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._signer = signer
+        self._types = types
+        self._random = random_bytes
+
+    @property
+    def kid(self) -> bytes:
+        return self._signer.public_key.kid
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._signer.public_key
+
+    def issue(
+        self,
+        credential_type: str,
+        claims: Mapping[str, ClaimValue],
+        *,
+        holder_key: PublicKey | None,
+        valid_from: Instant,
+        valid_until: Instant,
+        now: Instant,
+        serial: int | None = None,
+        derive: Iterable[str] = (),
+    ) -> Credential:
+        """Issue a credential.
+
+        ``holder_key=None`` makes a bearer credential (for printed certificates: whoever holds the code
+        can show it, and verifiers refuse it unless their policy accepts bearer credentials).
+        ``derive`` names claims the issuer computes, such as ``age_over_18`` from ``birth_date``,
+        evaluated on the UTC date of ``now``. ``serial`` defaults to a random 63-bit number; issuers
+        with a registry pass their own (smaller numbers also make the code smaller).
+        """
+        ctype = self._types.by_name(credential_type)
+        if ctype is None:
+            raise IssueError(f"unknown credential type {credential_type!r} (known: {', '.join(self._types.names())})")
+        issued_at = to_unix(now)
+        start, end = to_unix(valid_from), to_unix(valid_until)
+        if start >= end:
+            raise IssueError("valid_from must be before valid_until")
+        if end <= issued_at:
+            raise IssueError("the credential would already be expired when issued")
+        if serial is None:
+            serial = int.from_bytes(self._random(8), "big") >> 1
+        elif isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= _MAX_SERIAL:
+            raise IssueError("serial must be an integer from 0 to 2**64 - 1")
+
+        all_claims = dict(claims)
+        all_claims.update(_derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
+        wire_claims = _wire_claims(ctype, all_claims)
+
+        present = sum(1 << index for index in wire_claims)
+        header = WireHeader(
+            type_id=ctype.type_id,
+            kid=self.kid,
+            serial=serial,
+            issued_at=issued_at,
+            valid_from=start,
+            valid_until=end,
+            present=present,
+            holder_alg=None if holder_key is None else holder_key.algorithm.wire_id,
+            holder_key=None if holder_key is None else holder_key.raw,
+        )
+        header_bytes = pack(header.to_wire())
+        seed = self._random(_disclosure.SEED_BYTES)
+        depth = _disclosure.tree_depth(len(ctype.claims))
+        salts = _disclosure.leaf_salts(depth, {_disclosure.ROOT: seed}, present)
+        claim_bytes = {index: pack(value) for index, value in wire_claims.items()}
+        root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, claim_bytes.__getitem__, {})
+        signature = sign_credential(self._signer, header_bytes, root)
+        values = [wire_claims[index] for index in sorted(wire_claims)]
+        encoded = pack(encode_payload(header, values, {_disclosure.ROOT: seed}, {}, signature))
+        if len(encoded) > MAX_PAYLOAD_BYTES:
+            raise IssueError(f"the credential takes {len(encoded)} bytes; a QR payload holds at most {MAX_PAYLOAD_BYTES}")
+        return Credential(
+            credential_type=ctype.name,
+            kid=self.kid,
+            serial=serial,
+            issued_at=from_unix(issued_at),
+            valid_from=from_unix(start),
+            valid_until=from_unix(end),
+            holder_algorithm=None if holder_key is None else holder_key.algorithm.value,
+            holder_key=None if holder_key is None else holder_key.raw,
+            claims={ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in sorted(wire_claims.items())},
+            encoded=encoded,
+        )
+
+
+def _wire_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> dict[int, Any]:
+    unknown = sorted(set(claims) - set(ctype.claim_names))
+    if unknown:
+        raise IssueError(f"{ctype.name} has no claims named {unknown} (it has: {', '.join(ctype.claim_names)})")
+    if not claims:
+        raise IssueError("a credential needs at least one claim")
+    wire: dict[int, Any] = {}
+    for index, spec in enumerate(ctype.claims):
+        if spec.name in claims:
+            try:
+                wire[index] = spec.to_wire(claims[spec.name])
+            except SchemaError as exc:
+                raise IssueError(str(exc)) from exc
+    return wire
+
+
+def _derived_claims(
+    ctype: CredentialType, claims: Mapping[str, Any], derive: Iterable[str], today: _dt.date
+) -> dict[str, bool]:
+    derived: dict[str, bool] = {}
+    for name in derive:
+        if name in claims:
+            raise IssueError(f"claim {name!r} is given and also asked to be derived")
+        if name not in ctype.claim_names or ctype.claims[ctype.index_of(name)].kind is not ClaimKind.BOOL:
+            raise IssueError(f"{ctype.name} has no boolean claim {name!r} to derive")
+        threshold = name.removeprefix(AGE_CLAIM_PREFIX)
+        if not name.startswith(AGE_CLAIM_PREFIX) or not threshold.isdigit():
+            raise IssueError(f"don't know how to derive {name!r} (derivable: age_over_NN)")
+        birth = claims.get("birth_date")
+        if not isinstance(birth, _dt.date):
+            raise IssueError(f"deriving {name!r} needs a birth_date claim")
+        derived[name] = _age_on(birth, today) >= int(threshold)
+    return derived
+
+
+def _age_on(birth: _dt.date, day: _dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))

@@ -1,0 +1,256 @@
+"""Keys: generation, PEM loading and saving, key ids, and the signer interface.
+
+Two algorithms exist, ES256 (ECDSA P-256 with SHA-256, what phone secure hardware offers) and Ed25519.
+Signatures are always raw and fixed-length: ``r || s`` (32 bytes each, big-endian) for ES256, the 64
+RFC 8032 bytes for Ed25519. Public keys travel as SEC1 compressed points (33 bytes) or raw Ed25519
+keys (32 bytes). A key id is the first 8 bytes of SHA-256 over the key's DER SubjectPublicKeyInfo.
+
+A :class:`Signer` is anything that can sign bytes with a key that may never leave its hardware (a
+phone's secure element, an HSM); :class:`SigningKey` is the software implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from .errors import KeyLoadError, SignerError
+
+__all__ = [
+    "Algorithm",
+    "PublicKey",
+    "SigningKey",
+    "Signer",
+    "raw_signature_from_der",
+]
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_MAX_PEM_BYTES = 64 * 1024
+
+
+class Algorithm(StrEnum):
+    """Signature algorithms, named as in JOSE/COSE registries where they exist."""
+
+    ES256 = "ES256"
+    ED25519 = "Ed25519"
+
+    @property
+    def wire_id(self) -> int:
+        """The one-byte id used for holder keys on the wire."""
+        return 1 if self is Algorithm.ES256 else 2
+
+    @classmethod
+    def from_wire_id(cls, wire_id: int) -> Algorithm:
+        for alg in cls:
+            if alg.wire_id == wire_id:
+                return alg
+        raise ValueError(f"unknown algorithm id {wire_id}")
+
+    @classmethod
+    def parse(cls, name: str) -> Algorithm:
+        """Accept the canonical names and common spellings (``es256``, ``EdDSA``, ``ed25519``)."""
+        folded = name.strip().lower()
+        if folded in ("es256", "p-256", "p256"):
+            return cls.ES256
+        if folded in ("ed25519", "eddsa"):
+            return cls.ED25519
+        raise ValueError(f"unsupported algorithm {name!r} (use ES256 or Ed25519)")
+
+
+_PublicObject = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+_PrivateObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+class PublicKey:
+    """A public key with its algorithm. Compares by value; ``verify`` never raises on a bad signature."""
+
+    __slots__ = ("_kid", "_key", "algorithm", "raw")
+
+    def __init__(self, algorithm: Algorithm, key: _PublicObject, raw: bytes | None = None) -> None:
+        self.algorithm = algorithm
+        self._key = key
+        self._kid: bytes | None = None
+        if raw is not None:
+            self.raw = raw
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            self.raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+        else:
+            self.raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    @property
+    def kid(self) -> bytes:
+        """The 8-byte key id: SHA-256 of the DER SubjectPublicKeyInfo, truncated (computed on first use)."""
+        if self._kid is None:
+            spki = self._key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            self._kid = hashlib.sha256(spki).digest()[:8]
+        return self._kid
+
+    @classmethod
+    def from_raw(cls, algorithm: Algorithm, raw: bytes) -> PublicKey:
+        """Load a compressed P-256 point (33 bytes) or a raw Ed25519 key (32 bytes)."""
+        try:
+            if algorithm is Algorithm.ES256:
+                if len(raw) != 33:
+                    raise ValueError("a P-256 public key must be a 33-byte compressed point")
+                if raw[0] not in (2, 3):
+                    raise ValueError("a P-256 public key must be a compressed point")
+                point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+                return cls(algorithm, point, bytes(raw))
+            if len(raw) != 32:
+                raise ValueError("an Ed25519 public key must be 32 bytes")
+            return cls(algorithm, ed25519.Ed25519PublicKey.from_public_bytes(raw), bytes(raw))
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyLoadError(f"not a valid {algorithm.value} public key: {exc}") from exc
+
+    @classmethod
+    def from_pem(cls, data: bytes | str) -> PublicKey:
+        """Load a PEM SubjectPublicKeyInfo (or a PEM private key, whose public half is taken)."""
+        pem = _pem_bytes(data)
+        if b"PRIVATE KEY" in pem:
+            return SigningKey.from_pem(pem).public_key
+        try:
+            key = serialization.load_pem_public_key(pem)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyLoadError(f"not a PEM public key: {exc}") from exc
+        return cls(_algorithm_of(key), key)  # type: ignore[arg-type]
+
+    def to_pem(self) -> bytes:
+        return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        """True when ``signature`` is a valid raw signature of ``data`` by this key."""
+        if len(signature) != 64:
+            return False
+        try:
+            if isinstance(self._key, ec.EllipticCurvePublicKey):
+                r = int.from_bytes(signature[:32], "big")
+                s = int.from_bytes(signature[32:], "big")
+                if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+                    return False
+                self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+            else:
+                self._key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and (self.algorithm, self.raw) == (other.algorithm, other.raw)
+
+    def __hash__(self) -> int:
+        return hash((self.algorithm, self.raw))
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.algorithm.value}, kid={self.kid.hex()})"
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Signs bytes with a key that may live in secure hardware.
+
+    ``sign`` returns the raw 64-byte signature (``r || s`` for ES256; use :func:`raw_signature_from_der`
+    when the platform returns DER, as Android Keystore and iOS Secure Enclave do).
+    """
+
+    @property
+    def algorithm(self) -> Algorithm: ...
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class SigningKey:
+    """A private key held in memory. Its repr and str never show key material."""
+
+    __slots__ = ("_key", "_public", "algorithm")
+
+    def __init__(self, algorithm: Algorithm, key: _PrivateObject) -> None:
+        self.algorithm = algorithm
+        self._key = key
+        self._public = PublicKey(algorithm, key.public_key())
+
+    @classmethod
+    def generate(cls, algorithm: Algorithm | str = Algorithm.ES256) -> SigningKey:
+        alg = Algorithm.parse(algorithm) if isinstance(algorithm, str) else algorithm
+        if alg is Algorithm.ES256:
+            return cls(alg, ec.generate_private_key(ec.SECP256R1()))
+        return cls(alg, ed25519.Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_pem(cls, data: bytes | str, passphrase: bytes | str | None = None) -> SigningKey:
+        """Load a PEM private key (PKCS#8 or SEC1), decrypting it with ``passphrase`` when it is encrypted."""
+        pem = _pem_bytes(data)
+        password = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+        try:
+            key = serialization.load_pem_private_key(pem, password=password)
+        except TypeError as exc:
+            raise KeyLoadError(
+                "the key is encrypted: give its passphrase" if password is None else "the key is not encrypted"
+            ) from exc
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyLoadError("not a PEM private key, or the passphrase is wrong") from exc
+        return cls(_algorithm_of(key), key)  # type: ignore[arg-type]
+
+    def to_pem(self, passphrase: bytes | str | None = None) -> bytes:
+        """PKCS#8 PEM, encrypted with the best available scheme when a passphrase is given."""
+        if passphrase:
+            password = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+            encryption: serialization.KeySerializationEncryption = serialization.BestAvailableEncryption(password)
+        else:
+            encryption = serialization.NoEncryption()
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return raw_signature_from_der(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return self._key.sign(data)
+
+    def __repr__(self) -> str:
+        return f"SigningKey({self.algorithm.value}, kid={self._public.kid.hex()})"
+
+
+def raw_signature_from_der(der: bytes) -> bytes:
+    """Convert a DER ECDSA P-256 signature into the raw 64-byte ``r || s`` form."""
+    try:
+        r, s = decode_dss_signature(der)
+    except ValueError as exc:
+        raise SignerError("the signer returned a signature that is not DER ECDSA") from exc
+    if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+        raise SignerError("the signer returned an out-of-range ECDSA signature")
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _pem_bytes(data: bytes | str) -> bytes:
+    pem = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    if len(pem) > _MAX_PEM_BYTES:
+        raise KeyLoadError(f"key file larger than {_MAX_PEM_BYTES} bytes")
+    if b"-----BEGIN" not in pem:
+        raise KeyLoadError("not a PEM file (no -----BEGIN line)")
+    return pem
+
+
+def _algorithm_of(key: object) -> Algorithm:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise KeyLoadError(f"EC keys must be on P-256, not {key.curve.name}")
+        return Algorithm.ES256
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return Algorithm.ED25519
+    raise KeyLoadError(f"unsupported key type {type(key).__name__} (use ES256/P-256 or Ed25519)")

@@ -1,0 +1,157 @@
+"""Frozen value types shared by issuer, holder and verifier: issuer names, credentials, verdicts, time.
+
+Standard library only. Times are timezone-aware UTC ``datetime`` values; on the wire they are whole
+Unix seconds, so every public call that takes a time also accepts an ``int`` of Unix seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from .schema import ClaimValue
+
+__all__ = ["IssuerName", "Credential", "Verdict", "Instant", "to_unix", "from_unix", "claims_to_json"]
+
+Instant: TypeAlias = _dt.datetime | int
+
+
+def to_unix(moment: Instant) -> int:
+    """Whole Unix seconds of an aware datetime (naive datetimes are refused: they hide a time zone bug)."""
+    if isinstance(moment, bool):
+        raise TypeError("a time must be an aware datetime or Unix seconds, not a bool")
+    if isinstance(moment, int):
+        return moment
+    if isinstance(moment, _dt.datetime):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("naive datetime: give a time zone (for example datetime.now(timezone.utc))")
+        return int(moment.timestamp())
+    raise TypeError(f"a time must be an aware datetime or Unix seconds, not {type(moment).__name__}")
+
+
+def from_unix(seconds: int) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerName:
+    """An issuer's display name in Chinese and English."""
+
+    zh: str
+    en: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.zh} ({self.en})" if self.en else self.zh
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credential:
+    """A signed credential as the holder keeps it: every claim, plus the secret disclosure seed.
+
+    ``encoded`` is the exact payload the issuer produced; it is what a wallet stores. The repr never
+    shows claim values (personal data) or the seed.
+    """
+
+    credential_type: str
+    kid: bytes
+    serial: int
+    issued_at: _dt.datetime
+    valid_from: _dt.datetime
+    valid_until: _dt.datetime
+    holder_algorithm: str | None
+    holder_key: bytes | None
+    claims: Mapping[str, ClaimValue]
+    encoded: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+
+    @property
+    def is_bearer(self) -> bool:
+        """True for a credential with no holder key (for printed certificates): anyone holding it can show it."""
+        return self.holder_key is None
+
+    def __repr__(self) -> str:
+        binding = "bearer" if self.is_bearer else f"holder {self.holder_algorithm}"
+        return (
+            f"Credential({self.credential_type}, serial={self.serial}, kid={self.kid.hex()}, "
+            f"{binding}, claims={sorted(self.claims)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a successful verification proved. Every field was checked; nothing here is unverified."""
+
+    credential_type: str
+    claims: Mapping[str, ClaimValue]
+    withheld: tuple[str, ...]
+    issuer: IssuerName
+    kid: str
+    algorithm: str
+    serial: int
+    issued_at: _dt.datetime
+    valid_from: _dt.datetime
+    valid_until: _dt.datetime
+    holder_bound: bool
+    holder_algorithm: str | None
+    presented_at: _dt.datetime | None
+    expires_at: _dt.datetime | None
+    clock_offset_seconds: int | None
+    nonce: bytes | None = None
+    audience: str | None = None
+    format: str = "econsent/1"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (dates as ISO 8601, bytes as base64url)."""
+
+        def iso(moment: _dt.datetime | None) -> str | None:
+            return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+        return {
+            "valid": True,
+            "format": self.format,
+            "credential_type": self.credential_type,
+            "issuer": {"zh": self.issuer.zh, "en": self.issuer.en},
+            "kid": self.kid,
+            "algorithm": self.algorithm,
+            "serial": self.serial,
+            "issued_at": iso(self.issued_at),
+            "valid_from": iso(self.valid_from),
+            "valid_until": iso(self.valid_until),
+            "holder_bound": self.holder_bound,
+            "holder_algorithm": self.holder_algorithm,
+            "presented_at": iso(self.presented_at),
+            "expires_at": iso(self.expires_at),
+            "clock_offset_seconds": self.clock_offset_seconds,
+            "nonce": None if self.nonce is None else _b64(self.nonce),
+            "audience": self.audience,
+            "claims": claims_to_json(self.claims),
+            "withheld": list(self.withheld),
+        }
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def claims_to_json(claims: Mapping[str, ClaimValue]) -> dict[str, Any]:
+    """Claims as JSON values: dates as ISO strings, bytes as base64url, lists as lists."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, _dt.date):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return _b64(value)
+        if isinstance(value, tuple | list):
+            return [one(item) for item in value]
+        return value
+
+    return {name: one(value) for name, value in claims.items()}

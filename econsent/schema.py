@@ -1,0 +1,454 @@
+"""Credential types: which claims a type has, their kinds, their order on the wire, and named profiles.
+
+The wire format identifies claims by their index in the type's claim list, not by name, which keeps a
+licence inside a small QR code. So a type's claim list is append-only: never reorder or remove a claim
+of a published type. Claims that are usually disclosed together come first and in a block, because a
+disclosed block that is an aligned power-of-two range costs one 16-byte node instead of one per claim
+(see ``docs/SPEC.md``, "Disclosure tree").
+
+A claim value on the wire is a msgpack-ready Python object: ``str`` or ``bytes`` (text, see below),
+``int``, ``bool``, ``bytes`` or a ``list`` of these. Dates travel as days since 1970-01-01. Text travels
+as a msgpack str (UTF-8) or, when strictly shorter, as a msgpack bin holding the GB18030 two-byte form
+("compact text"), which saves a third of the bytes of Chinese text.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeAlias
+
+__all__ = [
+    "ClaimKind",
+    "ClaimSpec",
+    "ClaimValue",
+    "CredentialType",
+    "TypeRegistry",
+    "BUILTIN_TYPES",
+    "DRIVING_LICENCE",
+    "BUSINESS_LICENCE",
+    "MARRIAGE_CERTIFICATE",
+    "RESIDENCE_PERMIT",
+    "MAX_CLAIMS",
+    "MAX_TEXT_BYTES",
+    "MAX_BYTES_LENGTH",
+    "MAX_LIST_ITEMS",
+    "SchemaError",
+    "encode_text",
+    "decode_text",
+]
+
+ScalarValue: TypeAlias = str | int | bool | _dt.date | bytes
+ClaimValue: TypeAlias = ScalarValue | tuple[ScalarValue, ...]
+WireValue: TypeAlias = str | int | bool | bytes | list[str | int | bool | bytes]
+
+MAX_CLAIMS = 64
+MAX_TEXT_BYTES = 512
+MAX_BYTES_LENGTH = 256
+MAX_LIST_ITEMS = 32
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+_EPOCH = _dt.date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_PUA = re.compile("[\ue000-\uf8ff]")
+
+
+class SchemaError(ValueError):
+    """A claim value does not fit its declared kind. Callers turn it into their own typed error."""
+
+
+class ClaimKind(StrEnum):
+    """The kind of a claim's value (a list kind holds scalars of the named kind)."""
+
+    TEXT = "text"
+    INT = "int"
+    BOOL = "bool"
+    DATE = "date"
+    BYTES = "bytes"
+    TEXT_LIST = "list[text]"
+    INT_LIST = "list[int]"
+    BOOL_LIST = "list[bool]"
+    DATE_LIST = "list[date]"
+    BYTES_LIST = "list[bytes]"
+
+    @property
+    def item_kind(self) -> ClaimKind:
+        """The scalar kind of this kind (itself for scalars)."""
+        return ClaimKind(self.value[5:-1]) if self.value.startswith("list[") else self
+
+    @property
+    def is_list(self) -> bool:
+        return self.value.startswith("list[")
+
+
+def encode_text(text: str) -> str | bytes:
+    """Return the canonical wire form of a text: GB18030 bytes when that is strictly shorter, else the str.
+
+    Compact form is only used when every character is ASCII or a non-private-use character that
+    GB18030 encodes in two bytes: that range maps identically in GB18030-2000, -2005 and -2022, so
+    every implementation decodes it to the same characters.
+    """
+    if text.isascii():
+        return text
+    try:
+        compact = text.encode("gb18030")
+    except UnicodeEncodeError:
+        return text
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if (
+        len(compact) != len(text) + non_ascii  # some character takes four bytes
+        or len(compact) >= len(text.encode("utf-8", "surrogatepass"))
+        or _PUA.search(text)
+    ):
+        return text
+    return compact
+
+
+def decode_text(wire: object) -> str:
+    """Decode a wire text and insist that it was in canonical form (so every text has exactly one encoding)."""
+    if isinstance(wire, str):
+        if not wire.isascii() and encode_text(wire) != wire:
+            raise SchemaError("text that has a shorter compact form must be sent in compact form")
+        return wire
+    if isinstance(wire, bytes):
+        try:
+            text = wire.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise SchemaError("compact text is not valid GB18030") from exc
+        if encode_text(text) != wire:
+            raise SchemaError("compact text is not in canonical form")
+        return text
+    raise SchemaError("expected text")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSpec:
+    """One claim of a credential type: its name (snake_case ASCII) and kind."""
+
+    name: str
+    kind: ClaimKind
+    label_zh: str = ""
+    label_en: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.isascii() or not self.name.replace("_", "").isalnum():
+            raise ValueError(f"claim name must be ASCII letters, digits and '_': {self.name!r}")
+
+    def to_wire(self, value: object) -> WireValue:
+        """Check ``value`` against the kind and return its wire form. Raises SchemaError."""
+        if self.kind.is_list:
+            if not isinstance(value, list | tuple):
+                raise SchemaError(f"claim {self.name!r} must be a list of {self.kind.item_kind.value}")
+            if len(value) > MAX_LIST_ITEMS:
+                raise SchemaError(f"claim {self.name!r} has more than {MAX_LIST_ITEMS} items")
+            return [_scalar_to_wire(self.name, self.kind.item_kind, item) for item in value]
+        return _scalar_to_wire(self.name, self.kind, value)
+
+    def from_wire(self, wire: object) -> ClaimValue:
+        """Check a decoded wire value against the kind and return the Python value. Raises SchemaError."""
+        try:
+            return _DECODERS[self.kind](wire)
+        except SchemaError as exc:
+            raise SchemaError(f"claim {self.name!r}: {exc}") from None
+
+
+def _scalar_to_wire(name: str, kind: ClaimKind, value: object) -> str | int | bool | bytes:
+    if kind is ClaimKind.TEXT:
+        if not isinstance(value, str):
+            raise SchemaError(f"claim {name!r} must be text")
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise SchemaError(f"claim {name!r} is longer than {MAX_TEXT_BYTES} bytes")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SchemaError(f"claim {name!r} is not valid Unicode text") from exc
+        return encode_text(value)
+    if kind is ClaimKind.BOOL:
+        if not isinstance(value, bool):
+            raise SchemaError(f"claim {name!r} must be true or false")
+        return value
+    if kind is ClaimKind.INT:
+        if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
+            raise SchemaError(f"claim {name!r} must be a 64-bit signed integer")
+        return value
+    if kind is ClaimKind.DATE:
+        if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
+            raise SchemaError(f"claim {name!r} must be a date (datetime.date, not datetime)")
+        return (value - _EPOCH).days
+    if kind is ClaimKind.BYTES:
+        if not isinstance(value, bytes | bytearray):
+            raise SchemaError(f"claim {name!r} must be bytes")
+        if len(value) > MAX_BYTES_LENGTH:
+            raise SchemaError(f"claim {name!r} is longer than {MAX_BYTES_LENGTH} bytes")
+        return bytes(value)
+    raise SchemaError(f"claim {name!r} has an unsupported kind {kind.value!r}")
+
+
+def _text_from_wire(wire: object) -> str:
+    text = decode_text(wire)
+    if len(wire) > MAX_TEXT_BYTES:  # type: ignore[arg-type]  # decode_text accepted only str or bytes
+        raise SchemaError("text is too long")
+    return text
+
+
+def _bool_from_wire(wire: object) -> bool:
+    if wire is not True and wire is not False:
+        raise SchemaError("must be a boolean")
+    return wire
+
+
+def _int_from_wire(wire: object) -> int:
+    if type(wire) is not int or not MIN_INT <= wire <= MAX_INT:
+        raise SchemaError("must be a 64-bit integer")
+    return wire
+
+
+def _date_from_wire(wire: object) -> _dt.date:
+    if type(wire) is not int:
+        raise SchemaError("must be a day count")
+    try:
+        return _dt.date.fromordinal(_EPOCH_ORDINAL + wire)
+    except (ValueError, OverflowError) as exc:
+        raise SchemaError("is out of the date range") from exc
+
+
+def _bytes_from_wire(wire: object) -> bytes:
+    if type(wire) is not bytes or len(wire) > MAX_BYTES_LENGTH:
+        raise SchemaError(f"must be at most {MAX_BYTES_LENGTH} bytes")
+    return wire
+
+
+def _list_decoder(item: Callable[[object], ScalarValue]) -> Callable[[object], ClaimValue]:
+    def decode(wire: object) -> ClaimValue:
+        if type(wire) is not list or len(wire) > MAX_LIST_ITEMS:
+            raise SchemaError(f"must be a list of at most {MAX_LIST_ITEMS} items")
+        return tuple(map(item, wire))
+
+    return decode
+
+
+_SCALAR_DECODERS: dict[ClaimKind, Callable[[object], ScalarValue]] = {
+    ClaimKind.TEXT: _text_from_wire,
+    ClaimKind.BOOL: _bool_from_wire,
+    ClaimKind.INT: _int_from_wire,
+    ClaimKind.DATE: _date_from_wire,
+    ClaimKind.BYTES: _bytes_from_wire,
+}
+_DECODERS: dict[ClaimKind, Callable[[object], ClaimValue]] = {
+    kind: _SCALAR_DECODERS[kind] if not kind.is_list else _list_decoder(_SCALAR_DECODERS[kind.item_kind])
+    for kind in ClaimKind
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialType:
+    """A credential type: a name, a wire id, its ordered claims and named disclosure profiles.
+
+    ``type_id`` 1-999 are reserved for types defined in ``docs/SPEC.md``; deployments define their own
+    types with ids from 1000 up and give the same definition to issuers and verifiers.
+    """
+
+    name: str
+    type_id: int
+    claims: tuple[ClaimSpec, ...]
+    profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    label_zh: str = ""
+    label_en: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.type_id <= 0xFFFF:
+            raise ValueError("type_id must be between 1 and 65535")
+        if not 1 <= len(self.claims) <= MAX_CLAIMS:
+            raise ValueError(f"a credential type has 1 to {MAX_CLAIMS} claims")
+        names = [c.name for c in self.claims]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate claim names in type {self.name!r}")
+        for profile, members in self.profiles.items():
+            unknown = set(members) - set(names)
+            if unknown or not members:
+                raise ValueError(f"profile {profile!r} of {self.name!r} names unknown claims {sorted(unknown)}")
+        object.__setattr__(self, "profiles", MappingProxyType({k: tuple(v) for k, v in self.profiles.items()}))
+
+    def index_of(self, claim_name: str) -> int:
+        for index, spec in enumerate(self.claims):
+            if spec.name == claim_name:
+                return index
+        raise KeyError(claim_name)
+
+    @property
+    def claim_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.claims)
+
+
+class TypeRegistry:
+    """An immutable set of credential types, looked up by name or by wire id. No global state: pass it in."""
+
+    __slots__ = ("_by_id", "_by_name")
+
+    def __init__(self, types: Iterable[CredentialType] = ()) -> None:
+        by_name: dict[str, CredentialType] = {}
+        by_id: dict[int, CredentialType] = {}
+        for ctype in types:
+            if ctype.name in by_name or ctype.type_id in by_id:
+                raise ValueError(f"credential type {ctype.name!r} (id {ctype.type_id}) is defined twice")
+            by_name[ctype.name] = ctype
+            by_id[ctype.type_id] = ctype
+        self._by_name = MappingProxyType(by_name)
+        self._by_id = MappingProxyType(by_id)
+
+    def with_types(self, *types: CredentialType) -> TypeRegistry:
+        """A new registry holding these types as well as this one's."""
+        return TypeRegistry([*self._by_name.values(), *types])
+
+    def by_name(self, name: str) -> CredentialType | None:
+        return self._by_name.get(name)
+
+    def by_id(self, type_id: int) -> CredentialType | None:
+        return self._by_id.get(type_id)
+
+    def __iter__(self) -> Iterator[CredentialType]:
+        return iter(self._by_name.values())
+
+    def names(self) -> Sequence[str]:
+        return tuple(self._by_name)
+
+
+def _claims(*specs: tuple[str, ClaimKind, str, str]) -> tuple[ClaimSpec, ...]:
+    return tuple(ClaimSpec(name, kind, zh, en) for name, kind, zh, en in specs)
+
+
+K = ClaimKind
+
+DRIVING_LICENCE = CredentialType(
+    name="driving-licence",
+    type_id=1,
+    label_zh="机动车驾驶证",
+    label_en="Driving licence",
+    claims=_claims(
+        ("family_name", K.TEXT, "姓", "Family name"),
+        ("given_name", K.TEXT, "名", "Given name"),
+        ("vehicle_classes", K.TEXT_LIST, "准驾车型", "Vehicle classes"),
+        ("expiry_date", K.DATE, "有效期至", "Expiry date"),
+        ("birth_date", K.DATE, "出生日期", "Date of birth"),
+        ("licence_number", K.TEXT, "证号", "Licence number"),
+        ("issue_date", K.DATE, "初次领证日期", "Issue date"),
+        ("issuing_authority", K.TEXT, "发证机关", "Issuing authority"),
+        ("address", K.TEXT, "住址", "Address"),
+        ("age_over_18", K.BOOL, "年满18周岁", "Aged 18 or over"),
+        ("age_over_60", K.BOOL, "年满60周岁", "Aged 60 or over"),
+        ("portrait", K.BYTES, "照片", "Portrait (small)"),
+    ),
+    profiles={
+        "full": (
+            "family_name",
+            "given_name",
+            "vehicle_classes",
+            "expiry_date",
+            "birth_date",
+            "licence_number",
+            "issue_date",
+            "issuing_authority",
+            "address",
+        ),
+        "driving-check": ("family_name", "given_name", "vehicle_classes", "expiry_date"),
+        "name": ("family_name", "given_name"),
+        "age-check": ("age_over_18",),
+    },
+)
+
+BUSINESS_LICENCE = CredentialType(
+    name="business-licence",
+    type_id=2,
+    label_zh="营业执照",
+    label_en="Business licence",
+    claims=_claims(
+        ("unified_social_credit_code", K.TEXT, "统一社会信用代码", "Unified social credit code"),
+        ("company_name", K.TEXT, "名称", "Company name"),
+        ("legal_representative", K.TEXT, "法定代表人", "Legal representative"),
+        ("company_type", K.TEXT, "类型", "Company type"),
+        ("registered_capital", K.TEXT, "注册资本", "Registered capital"),
+        ("established_on", K.DATE, "成立日期", "Established on"),
+        ("address", K.TEXT, "住所", "Address"),
+        ("business_scope", K.TEXT, "经营范围", "Business scope"),
+    ),
+    profiles={
+        "full": (
+            "unified_social_credit_code",
+            "company_name",
+            "legal_representative",
+            "company_type",
+            "registered_capital",
+            "established_on",
+            "address",
+            "business_scope",
+        ),
+        "identity": ("unified_social_credit_code", "company_name"),
+        "counter-check": (
+            "unified_social_credit_code",
+            "company_name",
+            "legal_representative",
+            "company_type",
+        ),
+    },
+)
+
+MARRIAGE_CERTIFICATE = CredentialType(
+    name="marriage-certificate",
+    type_id=3,
+    label_zh="结婚证",
+    label_en="Marriage certificate",
+    claims=_claims(
+        ("certificate_number", K.TEXT, "结婚证字号", "Certificate number"),
+        ("registration_date", K.DATE, "登记日期", "Registration date"),
+        ("spouse_a_name", K.TEXT, "持证人姓名", "Holder's name"),
+        ("spouse_b_name", K.TEXT, "配偶姓名", "Spouse's name"),
+        ("spouse_a_id_number", K.TEXT, "持证人身份证件号", "Holder's ID number"),
+        ("spouse_b_id_number", K.TEXT, "配偶身份证件号", "Spouse's ID number"),
+        ("spouse_a_birth_date", K.DATE, "持证人出生日期", "Holder's date of birth"),
+        ("spouse_b_birth_date", K.DATE, "配偶出生日期", "Spouse's date of birth"),
+        ("registration_authority", K.TEXT, "登记机关", "Registration authority"),
+    ),
+    profiles={
+        "full": (
+            "certificate_number",
+            "registration_date",
+            "spouse_a_name",
+            "spouse_b_name",
+            "spouse_a_id_number",
+            "spouse_b_id_number",
+            "spouse_a_birth_date",
+            "spouse_b_birth_date",
+            "registration_authority",
+        ),
+        "married-to": ("certificate_number", "registration_date", "spouse_a_name", "spouse_b_name"),
+    },
+)
+
+RESIDENCE_PERMIT = CredentialType(
+    name="residence-permit",
+    type_id=4,
+    label_zh="居住证",
+    label_en="Residence permit",
+    claims=_claims(
+        ("family_name", K.TEXT, "姓", "Family name"),
+        ("given_name", K.TEXT, "名", "Given name"),
+        ("permit_number", K.TEXT, "证件号码", "Permit number"),
+        ("expiry_date", K.DATE, "有效期至", "Expiry date"),
+        ("nationality", K.TEXT, "国籍", "Nationality"),
+        ("birth_date", K.DATE, "出生日期", "Date of birth"),
+        ("issue_date", K.DATE, "签发日期", "Issue date"),
+        ("issuing_authority", K.TEXT, "签发机关", "Issuing authority"),
+        ("address", K.TEXT, "居住地址", "Address"),
+        ("age_over_18", K.BOOL, "年满18周岁", "Aged 18 or over"),
+    ),
+    profiles={
+        "name": ("family_name", "given_name"),
+        "residence-check": ("family_name", "given_name", "permit_number", "expiry_date"),
+    },
+)
+
+BUILTIN_TYPES = TypeRegistry([DRIVING_LICENCE, BUSINESS_LICENCE, MARRIAGE_CERTIFICATE, RESIDENCE_PERMIT])

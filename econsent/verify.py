@@ -1,0 +1,314 @@
+"""The verifier: a configured object that runs every check and returns a verdict or raises.
+
+``Verifier(trust, policy).verify(code, now=...)`` takes QR text (or an image, scanned with
+:mod:`econsent.qr`) and checks, in this order: size and format version, structure, credential type,
+issuer key (known, algorithm allowed, allowed to sign this type, valid when the credential was issued),
+disclosure structure, issuer signature over the header and the disclosure tree, credential validity,
+holder binding and the holder's signature, presentation time and lifetime, nonce and audience, required
+claims, and replay. The first failure raises :class:`~econsent.errors.VerificationError` with a stable
+code; success returns a :class:`~econsent.model.Verdict`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import _disclosure
+from ._envelope import presentation_fingerprint, verify_credential, verify_presentation
+from ._wire import PREFIX, WirePayload, decode_payload, payload_from_text
+from .errors import ErrorCode, KeyLoadError, VerificationError
+from .keys import Algorithm, PublicKey
+from .model import Instant, Verdict, from_unix, to_unix
+from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
+from .trust import TrustedKey, TrustStore
+
+__all__ = [
+    "Policy",
+    "Verifier",
+    "ReplayCache",
+    "MemoryReplayCache",
+    "MAX_CLOCK_LEEWAY",
+    "DEFAULT_CLOCK_LEEWAY",
+    "DEFAULT_MAX_LIFETIME",
+]
+
+MAX_CLOCK_LEEWAY = 300
+DEFAULT_CLOCK_LEEWAY = 30
+DEFAULT_MAX_LIFETIME = 300
+_ALL_ALGORITHMS = frozenset(Algorithm)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a verifier accepts. Defaults suit a service counter.
+
+    ``clock_leeway`` (seconds, at most 300) absorbs small differences between the phone's clock and
+    the verifier's; ``max_lifetime`` caps the lifetime a presentation may claim; ``audience`` is this
+    verifier's identity (a presentation made for another audience is refused); ``required_claims``
+    must all be disclosed.
+    """
+
+    clock_leeway: int = DEFAULT_CLOCK_LEEWAY
+    max_lifetime: int = DEFAULT_MAX_LIFETIME
+    accept_bearer: bool = False
+    issuer_algorithms: frozenset[Algorithm] = field(default=_ALL_ALGORITHMS)
+    holder_algorithms: frozenset[Algorithm] = field(default=_ALL_ALGORITHMS)
+    required_claims: tuple[str, ...] = ()
+    audience: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.clock_leeway <= MAX_CLOCK_LEEWAY:
+            raise ValueError(f"clock_leeway must be 0 to {MAX_CLOCK_LEEWAY} seconds")
+        if not 1 <= self.max_lifetime <= 86_400:
+            raise ValueError("max_lifetime must be 1 to 86400 seconds")
+        object.__setattr__(self, "issuer_algorithms", frozenset(self.issuer_algorithms))
+        object.__setattr__(self, "holder_algorithms", frozenset(self.holder_algorithms))
+        object.__setattr__(self, "required_claims", tuple(self.required_claims))
+
+
+class ReplayCache(Protocol):
+    """Remembers presentations until they expire. Replace the in-memory one to share it across counters."""
+
+    def check_and_add(self, fingerprint: bytes, keep_until: int, now: int) -> bool:
+        """Record ``fingerprint`` until ``keep_until``; return True when it was already recorded."""
+        ...
+
+
+class MemoryReplayCache:
+    """An in-process replay cache with a bounded size.
+
+    Entries are dropped once expired. When ``capacity`` unexpired entries are held, the one that
+    expires first is dropped to make room (a counter sees far fewer codes than that per lifetime).
+    """
+
+    __slots__ = ("_capacity", "_expiries", "_seen")
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self._capacity = capacity
+        self._seen: dict[bytes, int] = {}
+        self._expiries: list[tuple[int, bytes]] = []
+
+    def check_and_add(self, fingerprint: bytes, keep_until: int, now: int) -> bool:
+        while self._expiries and (self._expiries[0][0] < now or len(self._seen) >= self._capacity):
+            expiry, old = heapq.heappop(self._expiries)
+            if self._seen.get(old) == expiry:
+                del self._seen[old]
+        if fingerprint in self._seen:
+            return True
+        self._seen[fingerprint] = keep_until
+        heapq.heappush(self._expiries, (keep_until, fingerprint))
+        return False
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class Verifier:
+    """Verifies presentations offline against a trust store, under a policy."""
+
+    __slots__ = ("_policy", "_replay", "_trust", "_types")
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        policy: Policy | None = None,
+        *,
+        types: TypeRegistry = BUILTIN_TYPES,
+        replay_cache: ReplayCache | None = None,
+    ) -> None:
+        self._trust = trust
+        self._policy = policy or Policy()
+        self._types = types
+        self._replay = replay_cache
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def verify(self, code: str | Any, *, now: Instant, nonce: bytes | None = None) -> Verdict:
+        """Verify QR text, or an image holding one (path, image bytes, PIL image or numpy frame).
+
+        ``nonce`` is the challenge this verifier gave the holder, if it gave one. Raises
+        :class:`~econsent.errors.VerificationError`; never any other exception for any input.
+        """
+        text = code if isinstance(code, str) else _text_from_image(code)
+        return self._verify_text(text, to_unix(now), nonce)
+
+    def _verify_text(self, text: str, now: int, nonce: bytes | None) -> Verdict:
+        policy = self._policy
+        wire = decode_payload(payload_from_text(text))
+        header = wire.header
+        ctype = self._types.by_id(header.type_id)
+        if ctype is None:
+            raise VerificationError(ErrorCode.UNKNOWN_TYPE, f"type id {header.type_id}")
+        trusted = self._trusted_key(header.kid, ctype, header.issued_at)
+        holder_alg = self._holder_algorithm(header.holder_alg)
+        if header.valid_from >= header.valid_until:
+            raise VerificationError(ErrorCode.MALFORMED, "valid-from is not before valid-until")
+        claims, withheld, root = _disclosed_claims(wire, ctype)
+        if not verify_credential(trusted.public_key, wire.issuer_signature, wire.header_bytes, root):
+            raise VerificationError(ErrorCode.BAD_ISSUER_SIGNATURE)
+        _check_validity(header.issued_at, header.valid_from, header.valid_until, now, policy.clock_leeway)
+
+        proof = wire.proof
+        presented_at = expires_at = offset = None
+        if header.holder_key is None:
+            if proof is not None:
+                raise VerificationError(ErrorCode.MALFORMED, "a bearer credential cannot carry a holder proof")
+            if not policy.accept_bearer:
+                raise VerificationError(ErrorCode.BEARER_REFUSED)
+            if nonce is not None:
+                raise VerificationError(ErrorCode.NONCE_MISMATCH, "a bearer credential cannot answer a challenge")
+            if policy.audience is not None:
+                raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "a bearer credential names no audience")
+        else:
+            if proof is None:
+                raise VerificationError(ErrorCode.MISSING_HOLDER_PROOF)
+            assert holder_alg is not None
+            try:
+                holder_key = PublicKey.from_raw(holder_alg, header.holder_key)
+            except KeyLoadError as exc:
+                raise VerificationError(ErrorCode.MALFORMED, "the holder key is not a valid public key") from exc
+            if not verify_presentation(holder_key, proof.signature, proof.signed_bytes):
+                raise VerificationError(ErrorCode.BAD_HOLDER_SIGNATURE)
+            if proof.lifetime > policy.max_lifetime:
+                raise VerificationError(
+                    ErrorCode.LIFETIME_TOO_LONG, f"{proof.lifetime} s, this counter allows {policy.max_lifetime} s"
+                )
+            offset = proof.presented_at - now
+            if offset > policy.clock_leeway:
+                raise VerificationError(
+                    ErrorCode.PRESENTATION_FROM_FUTURE, f"the phone's clock is {offset} s ahead of this verifier's"
+                )
+            expires_at = proof.presented_at + proof.lifetime
+            if now > expires_at + policy.clock_leeway:
+                raise VerificationError(
+                    ErrorCode.STALE_PRESENTATION,
+                    f"expired {now - expires_at} s ago; made {-offset} s before this verifier's clock "
+                    f"(if it was just made, the phone's clock is {-offset} s behind)",
+                )
+            _check_binding(proof.nonce, proof.audience, nonce, policy.audience)
+            presented_at = proof.presented_at
+
+        missing = [name for name in policy.required_claims if name not in claims]
+        if missing:
+            raise VerificationError(ErrorCode.MISSING_CLAIMS, f"needs {', '.join(missing)}")
+        if proof is not None and expires_at is not None and self._replay is not None:
+            fingerprint = presentation_fingerprint(proof.signed_bytes)
+            if self._replay.check_and_add(fingerprint, expires_at + policy.clock_leeway, now):
+                raise VerificationError(ErrorCode.REPLAYED)
+
+        return Verdict(
+            credential_type=ctype.name,
+            claims=claims,
+            withheld=withheld,
+            issuer=trusted.issuer,
+            kid=header.kid.hex(),
+            algorithm=trusted.public_key.algorithm.value,
+            serial=header.serial,
+            issued_at=from_unix(header.issued_at),
+            valid_from=from_unix(header.valid_from),
+            valid_until=from_unix(header.valid_until),
+            holder_bound=header.holder_key is not None,
+            holder_algorithm=None if holder_alg is None else holder_alg.value,
+            presented_at=None if presented_at is None else from_unix(presented_at),
+            expires_at=None if expires_at is None else from_unix(expires_at),
+            clock_offset_seconds=offset,
+            nonce=None if proof is None else proof.nonce,
+            audience=None if proof is None else proof.audience,
+        )
+
+    def _trusted_key(self, kid: bytes, ctype: CredentialType, issued_at: int) -> TrustedKey:
+        trusted = self._trust.get(kid)
+        if trusted is None:
+            raise VerificationError(ErrorCode.UNKNOWN_KEY, f"key id {kid.hex()}")
+        if trusted.public_key.algorithm not in self._policy.issuer_algorithms:
+            raise VerificationError(
+                ErrorCode.ALGORITHM_NOT_ALLOWED, f"issuer key {kid.hex()} is {trusted.public_key.algorithm.value}"
+            )
+        if ctype.name not in trusted.credential_types:
+            raise VerificationError(ErrorCode.TYPE_NOT_ALLOWED, f"{ctype.name} by key {kid.hex()}")
+        if not trusted.signs_at(issued_at):
+            raise VerificationError(ErrorCode.KEY_NOT_VALID, f"issued {from_unix(issued_at).isoformat()}")
+        return trusted
+
+    def _holder_algorithm(self, wire_id: int | None) -> Algorithm | None:
+        if wire_id is None:
+            return None
+        algorithm = Algorithm.from_wire_id(wire_id)
+        if algorithm not in self._policy.holder_algorithms:
+            raise VerificationError(ErrorCode.ALGORITHM_NOT_ALLOWED, f"holder key is {algorithm.value}")
+        return algorithm
+
+
+def _disclosed_claims(
+    wire: WirePayload, ctype: CredentialType
+) -> tuple[dict[str, ClaimValue], tuple[str, ...], bytes]:
+    """Check the disclosure structure, decode the disclosed claims and rebuild the tree's root."""
+    present = wire.header.present
+    if present >> len(ctype.claims):
+        raise VerificationError(ErrorCode.MALFORMED, f"claim bitmap names claims {ctype.name} does not have")
+    depth = _disclosure.tree_depth(len(ctype.claims))
+    disclosed = 0
+    for node in wire.seeds:
+        mask = _disclosure.leaf_mask(node, depth)
+        if not mask:
+            raise VerificationError(ErrorCode.MALFORMED, f"seed for node {node}, which this tree does not have")
+        disclosed |= mask
+    disclosed &= present
+    indices = _disclosure.bits(disclosed)
+    if len(indices) != len(wire.values):
+        raise VerificationError(ErrorCode.MALFORMED, "the number of claim values does not match the seeds")
+    if list(wire.seeds) != _disclosure.open_cover(depth, present, disclosed):
+        raise VerificationError(ErrorCode.MALFORMED, "disclosure seeds are not the canonical cover")
+    if list(wire.nodes) != _disclosure.closed_cover(depth, present, disclosed):
+        raise VerificationError(ErrorCode.MALFORMED, "withheld-claim hashes are not the canonical cover")
+    try:
+        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values)}
+    except SchemaError as exc:
+        raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
+    withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
+    salts = _disclosure.leaf_salts(depth, wire.seeds, disclosed)
+    value_bytes = dict(zip(indices, wire.value_bytes))
+    root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, value_bytes.__getitem__, wire.nodes)
+    return claims, withheld, root
+
+
+def _check_validity(issued_at: int, valid_from: int, valid_until: int, now: int, leeway: int) -> None:
+    if issued_at > now + leeway:
+        raise VerificationError(ErrorCode.NOT_YET_VALID, f"issued {issued_at - now} s in the future")
+    if now < valid_from:
+        raise VerificationError(ErrorCode.NOT_YET_VALID, f"valid from {from_unix(valid_from).isoformat()}")
+    if now > valid_until:
+        raise VerificationError(ErrorCode.EXPIRED, f"expired {from_unix(valid_until).isoformat()}")
+
+
+def _check_binding(
+    nonce: bytes | None, audience: str | None, expected_nonce: bytes | None, expected_audience: str | None
+) -> None:
+    if expected_nonce is not None and (nonce is None or not hmac.compare_digest(nonce, expected_nonce)):
+        raise VerificationError(ErrorCode.NONCE_MISMATCH)
+    if audience is not None and audience != expected_audience:
+        raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "the code names another verifier")
+    if expected_audience is not None and audience is None:
+        raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "this verifier requires codes made for it")
+
+
+def _text_from_image(image: Any) -> str:
+    from . import qr
+    from .errors import QRError
+
+    try:
+        texts = qr.scan(image)
+    except QRError as exc:
+        raise VerificationError(ErrorCode.NO_QR_CODE, str(exc)) from exc
+    if not texts:
+        raise VerificationError(ErrorCode.NO_QR_CODE)
+    ours = [t for t in texts if t.startswith(PREFIX)]
+    return (ours or texts)[0]
+

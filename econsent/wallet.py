@@ -1,0 +1,165 @@
+"""The holder's side: read a credential and make time-limited presentations of it.
+
+A presentation is the credential with the claims the holder chose to show, stamped with the phone's
+time and a short lifetime, optionally bound to a verifier's nonce and audience, and signed by the holder
+key that the issuer bound into the credential. The holder key is behind the
+:class:`~econsent.keys.Signer` interface, so it can live in a phone's secure hardware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import _disclosure
+from ._envelope import sign_presentation
+from ._wire import (
+    MAX_AUDIENCE_CHARS,
+    MAX_LIFETIME,
+    MAX_NONCE_BYTES,
+    MIN_NONCE_BYTES,
+    SIGNATURE_BYTES,
+    WirePayload,
+    decode_payload,
+    pack,
+    text_from_payload,
+)
+from .errors import CredentialError, VerificationError
+from .keys import Algorithm, Signer
+from .model import Credential, Instant, from_unix, to_unix
+from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
+
+__all__ = ["read_credential_unverified", "present", "DEFAULT_LIFETIME"]
+
+DEFAULT_LIFETIME = 60
+_SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
+
+
+def read_credential_unverified(data: bytes, *, types: TypeRegistry = BUILTIN_TYPES) -> Credential:
+    """Parse a credential as the issuer produced it, WITHOUT checking the issuer's signature.
+
+    For the holder's own storage. A verifier must use :class:`~econsent.verify.Verifier` instead.
+    """
+    wire, ctype = _parse(data, types)
+    if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT] or wire.nodes:
+        raise CredentialError("this is a presentation, not a credential as issued (it lacks the full seed)")
+    h = wire.header
+    indices = _disclosure.bits(h.present)
+    if len(indices) != len(wire.values) or indices[-1] >= len(ctype.claims):
+        raise CredentialError("the credential does not carry exactly the claims it was issued with")
+    try:
+        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values)}
+    except SchemaError as exc:
+        raise CredentialError(f"a claim does not match the {ctype.name} type: {exc}") from exc
+    return Credential(
+        credential_type=ctype.name,
+        kid=h.kid,
+        serial=h.serial,
+        issued_at=from_unix(h.issued_at),
+        valid_from=from_unix(h.valid_from),
+        valid_until=from_unix(h.valid_until),
+        holder_algorithm=None if h.holder_alg is None else Algorithm.from_wire_id(h.holder_alg).value,
+        holder_key=h.holder_key,
+        claims=claims,
+        encoded=bytes(data),
+    )
+
+
+def present(
+    credential: Credential,
+    holder: Signer | None,
+    *,
+    now: Instant,
+    lifetime: int = DEFAULT_LIFETIME,
+    disclose: Iterable[str] | None = None,
+    profile: str | None = None,
+    nonce: bytes | None = None,
+    audience: str | None = None,
+    types: TypeRegistry = BUILTIN_TYPES,
+) -> str:
+    """Make the QR text of a presentation.
+
+    Shows every claim unless ``disclose`` (claim names) or ``profile`` (a named set from the credential
+    type, e.g. ``driving-check``) narrows it. A holder-bound credential needs its holder's signer and
+    yields a presentation valid for ``lifetime`` seconds from ``now`` (the phone's clock). A bearer
+    credential takes ``holder=None`` and yields a static code (no time, nonce or audience).
+    """
+    wire, ctype = _parse(credential.encoded, types)
+    if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT]:
+        raise CredentialError("present() needs the credential as issued, not a presentation")
+    disclosed = sum(1 << i for i in _disclosed_indices(ctype, credential, disclose, profile))
+    present_mask = wire.header.present
+    indices = _disclosure.bits(present_mask)
+    value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
+    depth = _disclosure.tree_depth(len(ctype.claims))
+    root_seed = wire.seeds[_disclosure.ROOT]
+    salts = _disclosure.leaf_salts(depth, {_disclosure.ROOT: root_seed}, present_mask)
+    payload: list[Any] = [
+        wire.header.to_wire(),
+        [value for index, value in zip(indices, wire.values, strict=True) if disclosed >> index & 1],
+        {
+            node: _disclosure.node_seed(root_seed, node)
+            for node in _disclosure.open_cover(depth, present_mask, disclosed)
+        },
+        {
+            node: _disclosure.node_hash(depth, node, present_mask, salts, value_bytes.__getitem__, {})
+            for node in _disclosure.closed_cover(depth, present_mask, disclosed)
+        },
+        wire.issuer_signature,
+    ]
+    if credential.is_bearer:
+        if holder is not None or nonce is not None or audience is not None:
+            raise CredentialError("a bearer credential has no holder key: it takes no signer, nonce or audience")
+        return text_from_payload(pack(payload))
+    if holder is None:
+        raise CredentialError("this credential is bound to a holder key: give the holder's signer")
+    if holder.public_key.raw != credential.holder_key:
+        raise CredentialError("the signer's key is not the holder key this credential was issued to")
+    _check_request(lifetime, nonce, audience)
+    binding = None if nonce is None and audience is None else [nonce, audience]
+    payload += [to_unix(now), lifetime, binding, bytes(SIGNATURE_BYTES)]
+    unsigned = pack(payload)
+    signed_bytes = unsigned[:-_SIGNATURE_FIELD_BYTES]
+    signature = sign_presentation(holder, signed_bytes)
+    return text_from_payload(unsigned[:-SIGNATURE_BYTES] + signature)
+
+
+def _parse(data: bytes, types: TypeRegistry) -> tuple[WirePayload, CredentialType]:
+    try:
+        wire = decode_payload(data)
+    except VerificationError as exc:
+        raise CredentialError(f"not an econsent credential: {exc.detail or exc.code.sentence}") from exc
+    ctype = types.by_id(wire.header.type_id)
+    if ctype is None:
+        raise CredentialError(f"unknown credential type id {wire.header.type_id}: pass its definition in types=")
+    return wire, ctype
+
+
+def _disclosed_indices(
+    ctype: CredentialType, credential: Credential, disclose: Iterable[str] | None, profile: str | None
+) -> set[int]:
+    if disclose is not None and profile is not None:
+        raise CredentialError("give either disclose or profile, not both")
+    if profile is not None:
+        if profile not in ctype.profiles:
+            raise CredentialError(
+                f"{ctype.name} has no profile {profile!r} (profiles: {', '.join(ctype.profiles) or 'none'})"
+            )
+        names = list(ctype.profiles[profile])
+    elif disclose is not None:
+        names = list(disclose)
+    else:
+        names = list(credential.claims)
+    missing = sorted(set(names) - set(credential.claims))
+    if missing:
+        raise CredentialError(f"the credential has no claims {missing} to disclose")
+    return {ctype.index_of(name) for name in names}
+
+
+def _check_request(lifetime: int, nonce: bytes | None, audience: str | None) -> None:
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_LIFETIME:
+        raise CredentialError(f"lifetime must be 1 to {MAX_LIFETIME} seconds")
+    if nonce is not None and (not isinstance(nonce, bytes) or not MIN_NONCE_BYTES <= len(nonce) <= MAX_NONCE_BYTES):
+        raise CredentialError(f"nonce must be {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes")
+    if audience is not None and (not isinstance(audience, str) or not 1 <= len(audience) <= MAX_AUDIENCE_CHARS):
+        raise CredentialError(f"audience must be 1 to {MAX_AUDIENCE_CHARS} characters")
