@@ -190,8 +190,9 @@ def _scalar_to_wire(name: str, kind: ClaimKind, value: object) -> str | int | bo
 
 def _text_from_wire(wire: object) -> str:
     text = decode_text(wire)
-    if len(wire) > MAX_TEXT_BYTES:  # type: ignore[arg-type]  # decode_text accepted only str or bytes
-        raise SchemaError("text is too long")
+    wire_bytes = len(wire) if isinstance(wire, bytes) or text.isascii() else len(text.encode("utf-8"))
+    if wire_bytes > MAX_TEXT_BYTES:
+        raise SchemaError(f"text is longer than {MAX_TEXT_BYTES} bytes")
     return text
 
 
