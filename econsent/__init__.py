@@ -57,5 +57,6 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "present",
+    "raw_signature_from_der",
     "read_credential_unverified",
 ]

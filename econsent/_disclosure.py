@@ -27,16 +27,16 @@ from collections.abc import Callable, Mapping
 __all__ = [
     "ARITY",
     "NODE_BYTES",
-    "SEED_BYTES",
     "ROOT",
-    "tree_depth",
+    "SEED_BYTES",
     "bits",
-    "leaf_mask",
-    "open_cover",
     "closed_cover",
-    "node_seed",
+    "leaf_mask",
     "leaf_salts",
     "node_hash",
+    "node_seed",
+    "open_cover",
+    "tree_depth",
 ]
 
 ARITY = 4
@@ -86,7 +86,7 @@ def leaf_mask(node: int, depth: int) -> int:
     level, index = _position(node)
     if level > depth:
         return 0
-    span = ARITY ** (depth - level)
+    span: int = ARITY ** (depth - level)
     return ((1 << span) - 1) << (index * span)
 
 
@@ -194,4 +194,3 @@ def _hash(
         _hash(depth, level + 1, child, present, salts, value_bytes, known) for child in range(first, first + ARITY)
     )
     return hashlib.sha256(_NODE_TAG + children).digest()[:NODE_BYTES]
-

@@ -18,11 +18,11 @@ from .keys import PublicKey, Signer, SigningKey
 __all__ = [
     "CREDENTIAL_CONTEXT",
     "PRESENTATION_CONTEXT",
-    "sign_credential",
-    "verify_credential",
-    "sign_presentation",
-    "verify_presentation",
     "presentation_fingerprint",
+    "sign_credential",
+    "sign_presentation",
+    "verify_credential",
+    "verify_presentation",
 ]
 
 CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"

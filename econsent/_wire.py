@@ -20,20 +20,20 @@ import msgpack
 from .errors import ErrorCode, VerificationError
 
 __all__ = [
-    "PREFIX",
     "FORMAT_VERSION",
+    "KID_BYTES",
     "MAX_PAYLOAD_BYTES",
     "MAX_TEXT_CHARS",
+    "PREFIX",
     "SIGNATURE_BYTES",
-    "KID_BYTES",
     "WireHeader",
-    "WireProof",
     "WirePayload",
-    "text_from_payload",
-    "payload_from_text",
-    "encode_payload",
+    "WireProof",
     "decode_payload",
+    "encode_payload",
     "pack",
+    "payload_from_text",
+    "text_from_payload",
 ]
 
 FORMAT_VERSION = 1
@@ -306,13 +306,9 @@ def _proof(fields: list[Any], data: bytes) -> WireProof:
         if not isinstance(binding, list) or len(binding) != 2 or binding == [None, None]:
             raise _malformed("binding must be nil or [nonce, audience] with at least one set")
         nonce, audience = binding
-        if nonce is not None and (
-            not isinstance(nonce, bytes) or not MIN_NONCE_BYTES <= len(nonce) <= MAX_NONCE_BYTES
-        ):
+        if nonce is not None and (not isinstance(nonce, bytes) or not MIN_NONCE_BYTES <= len(nonce) <= MAX_NONCE_BYTES):
             raise _malformed(f"nonce must be {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes")
-        if audience is not None and (
-            not isinstance(audience, str) or not 1 <= len(audience) <= MAX_AUDIENCE_CHARS
-        ):
+        if audience is not None and (not isinstance(audience, str) or not 1 <= len(audience) <= MAX_AUDIENCE_CHARS):
             raise _malformed(f"audience must be 1 to {MAX_AUDIENCE_CHARS} characters")
     signature = _bin(fields[3], "holder signature", SIGNATURE_BYTES)
     return WireProof(

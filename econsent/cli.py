@@ -215,7 +215,12 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     _write_new(public_out, key.public_key.to_pem())
     _emit(
         args,
-        {"algorithm": algorithm.value, "kid": key.public_key.kid.hex(), "private": str(args.out), "public": str(public_out)},
+        {
+            "algorithm": algorithm.value,
+            "kid": key.public_key.kid.hex(),
+            "private": str(args.out),
+            "public": str(public_out),
+        },
         [f"{algorithm.value} key {key.public_key.kid.hex()}: private {args.out}, public {public_out}"],
     )
     return EXIT_VALID
@@ -255,7 +260,11 @@ def _cmd_trust_add(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown credential types {unknown} (see `econsent types`)")
     store.add(entry)
     store.save(args.store)
-    _emit(args, entry.to_json(), [f"trusted {entry.kid.hex()} ({entry.issuer}) for {', '.join(sorted(entry.credential_types))}"])
+    _emit(
+        args,
+        entry.to_json(),
+        [f"trusted {entry.kid.hex()} ({entry.issuer}) for {', '.join(sorted(entry.credential_types))}"],
+    )
     return EXIT_VALID
 
 
@@ -395,7 +404,13 @@ def _cmd_present(args: argparse.Namespace) -> int:
     version = qr.qr_version(text)
     _emit(
         args,
-        {"text": text, "characters": len(text), "qr_version": version, "png": _opt(args.png), "svg": _opt(args.svg)},
+        {
+            "text": text,
+            "characters": len(text),
+            "qr_version": version,
+            "png": _opt(args.png),
+            "svg": _opt(args.svg),
+        },
         [] if args.terminal else [text],
     )
     return EXIT_VALID
@@ -420,16 +435,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     nonce = _hex(args.nonce, "--nonce")
     if args.code == "-":
         results = [
-            _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout)
-            for line in sys.stdin
-            if line.strip()
+            _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout) for line in sys.stdin if line.strip()
         ]
         return EXIT_VALID if results and all(results) else EXIT_REJECTED
     code: str | Path = Path(args.code) if os.path.isfile(args.code) else args.code
     return EXIT_VALID if _verify_one(verifier, code, args, nonce, sys.stdout) else EXIT_REJECTED
 
 
-def _verify_one(verifier: Verifier, code: str | Path, args: argparse.Namespace, nonce: bytes | None, out: TextIO) -> bool:
+def _verify_one(
+    verifier: Verifier, code: str | Path, args: argparse.Namespace, nonce: bytes | None, out: TextIO
+) -> bool:
     now = _time(args.now)
     try:
         verdict = verifier.verify(code, now=now, nonce=nonce)

@@ -11,19 +11,19 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "ErrorCode",
-    "EconsentError",
-    "VerificationError",
-    "IssueError",
-    "KeyLoadError",
-    "SignerError",
-    "TrustStoreError",
-    "CredentialError",
-    "QRError",
-    "MissingDependencyError",
-    "EXIT_VALID",
     "EXIT_REJECTED",
     "EXIT_USAGE",
+    "EXIT_VALID",
+    "CredentialError",
+    "EconsentError",
+    "ErrorCode",
+    "IssueError",
+    "KeyLoadError",
+    "MissingDependencyError",
+    "QRError",
+    "SignerError",
+    "TrustStoreError",
+    "VerificationError",
 ]
 
 EXIT_VALID = 0
@@ -78,7 +78,9 @@ _SENTENCES: dict[ErrorCode, str] = {
     ErrorCode.EXPIRED: "The credential has expired.",
     ErrorCode.BEARER_REFUSED: "This counter does not accept credentials that are not bound to a holder.",
     ErrorCode.MISSING_HOLDER_PROOF: "The credential is bound to a holder but was shown without the holder's proof.",
-    ErrorCode.BAD_HOLDER_SIGNATURE: "The holder's signature does not match: the code was altered or not made by the holder.",
+    ErrorCode.BAD_HOLDER_SIGNATURE: (
+        "The holder's signature does not match: the code was altered or not made by the holder."
+    ),
     ErrorCode.PRESENTATION_FROM_FUTURE: "The code was made in the future: the phone's clock is ahead.",
     ErrorCode.STALE_PRESENTATION: "The code has expired: ask the holder to show a fresh one.",
     ErrorCode.LIFETIME_TOO_LONG: "The code claims a longer lifetime than this counter allows.",

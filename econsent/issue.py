@@ -21,7 +21,7 @@ from .keys import PublicKey, Signer
 from .model import Credential, Instant, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimValue, CredentialType, SchemaError, TypeRegistry
 
-__all__ = ["Issuer", "AGE_CLAIM_PREFIX"]
+__all__ = ["AGE_CLAIM_PREFIX", "Issuer"]
 
 AGE_CLAIM_PREFIX = "age_over_"
 _MAX_SERIAL = 2**64 - 1
@@ -111,7 +111,9 @@ class Issuer:
         values = [wire_claims[index] for index in sorted(wire_claims)]
         encoded = pack(encode_payload(header, values, {_disclosure.ROOT: seed}, {}, signature))
         if len(encoded) > MAX_PAYLOAD_BYTES:
-            raise IssueError(f"the credential takes {len(encoded)} bytes; a QR payload holds at most {MAX_PAYLOAD_BYTES}")
+            raise IssueError(
+                f"the credential takes {len(encoded)} bytes; a QR payload holds at most {MAX_PAYLOAD_BYTES}"
+            )
         return Credential(
             credential_type=ctype.name,
             kid=self.kid,

@@ -28,8 +28,8 @@ from .errors import KeyLoadError, SignerError
 __all__ = [
     "Algorithm",
     "PublicKey",
-    "SigningKey",
     "Signer",
+    "SigningKey",
     "raw_signature_from_der",
 ]
 
@@ -73,7 +73,7 @@ _PrivateObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 class PublicKey:
     """A public key with its algorithm. Compares by value; ``verify`` never raises on a bad signature."""
 
-    __slots__ = ("_kid", "_key", "algorithm", "raw")
+    __slots__ = ("_key", "_kid", "algorithm", "raw")
 
     def __init__(self, algorithm: Algorithm, key: _PublicObject, raw: bytes | None = None) -> None:
         self.algorithm = algorithm
@@ -90,9 +90,7 @@ class PublicKey:
     def kid(self) -> bytes:
         """The 8-byte key id: SHA-256 of the DER SubjectPublicKeyInfo, truncated (computed on first use)."""
         if self._kid is None:
-            spki = self._key.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            spki = self._key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             self._kid = hashlib.sha256(spki).digest()[:8]
         return self._kid
 

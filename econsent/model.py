@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 from .schema import ClaimValue
 
-__all__ = ["IssuerName", "Credential", "Verdict", "Instant", "to_unix", "from_unix", "claims_to_json"]
+__all__ = ["Credential", "Instant", "IssuerName", "Verdict", "claims_to_json", "from_unix", "to_unix"]
 
 Instant: TypeAlias = _dt.datetime | int
 

@@ -23,23 +23,23 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 __all__ = [
+    "BUILTIN_TYPES",
+    "BUSINESS_LICENCE",
+    "DRIVING_LICENCE",
+    "MARRIAGE_CERTIFICATE",
+    "MAX_BYTES_LENGTH",
+    "MAX_CLAIMS",
+    "MAX_LIST_ITEMS",
+    "MAX_TEXT_BYTES",
+    "RESIDENCE_PERMIT",
     "ClaimKind",
     "ClaimSpec",
     "ClaimValue",
     "CredentialType",
-    "TypeRegistry",
-    "BUILTIN_TYPES",
-    "DRIVING_LICENCE",
-    "BUSINESS_LICENCE",
-    "MARRIAGE_CERTIFICATE",
-    "RESIDENCE_PERMIT",
-    "MAX_CLAIMS",
-    "MAX_TEXT_BYTES",
-    "MAX_BYTES_LENGTH",
-    "MAX_LIST_ITEMS",
     "SchemaError",
-    "encode_text",
+    "TypeRegistry",
     "decode_text",
+    "encode_text",
 ]
 
 ScalarValue: TypeAlias = str | int | bool | _dt.date | bytes
@@ -190,7 +190,7 @@ def _scalar_to_wire(name: str, kind: ClaimKind, value: object) -> str | int | bo
 
 def _text_from_wire(wire: object) -> str:
     text = decode_text(wire)
-    wire_bytes = len(wire) if isinstance(wire, bytes) or text.isascii() else len(text.encode("utf-8"))
+    wire_bytes = len(wire) if isinstance(wire, bytes) else len(text.encode("utf-8"))
     if wire_bytes > MAX_TEXT_BYTES:
         raise SchemaError(f"text is longer than {MAX_TEXT_BYTES} bytes")
     return text

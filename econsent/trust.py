@@ -18,7 +18,7 @@ from .errors import KeyLoadError, TrustStoreError
 from .keys import PublicKey
 from .model import IssuerName, from_unix, to_unix
 
-__all__ = ["TrustedKey", "TrustStore", "MAX_TRUST_STORE_BYTES"]
+__all__ = ["MAX_TRUST_STORE_BYTES", "TrustStore", "TrustedKey"]
 
 MAX_TRUST_STORE_BYTES = 16 * 1024 * 1024
 _FORMAT = "econsent-trust-store"

@@ -26,13 +26,13 @@ from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, Type
 from .trust import TrustedKey, TrustStore
 
 __all__ = [
-    "Policy",
-    "Verifier",
-    "ReplayCache",
-    "MemoryReplayCache",
-    "MAX_CLOCK_LEEWAY",
     "DEFAULT_CLOCK_LEEWAY",
     "DEFAULT_MAX_LIFETIME",
+    "MAX_CLOCK_LEEWAY",
+    "MemoryReplayCache",
+    "Policy",
+    "ReplayCache",
+    "Verifier",
 ]
 
 MAX_CLOCK_LEEWAY = 300
@@ -178,12 +178,14 @@ class Verifier:
                 raise VerificationError(ErrorCode.BAD_HOLDER_SIGNATURE)
             if proof.lifetime > policy.max_lifetime:
                 raise VerificationError(
-                    ErrorCode.LIFETIME_TOO_LONG, f"{proof.lifetime} s, this counter allows {policy.max_lifetime} s"
+                    ErrorCode.LIFETIME_TOO_LONG,
+                    f"{proof.lifetime} s, this counter allows {policy.max_lifetime} s",
                 )
             offset = proof.presented_at - now
             if offset > policy.clock_leeway:
                 raise VerificationError(
-                    ErrorCode.PRESENTATION_FROM_FUTURE, f"the phone's clock is {offset} s ahead of this verifier's"
+                    ErrorCode.PRESENTATION_FROM_FUTURE,
+                    f"the phone's clock is {offset} s ahead of this verifier's",
                 )
             expires_at = proof.presented_at + proof.lifetime
             if now > expires_at + policy.clock_leeway:
@@ -229,7 +231,8 @@ class Verifier:
             raise VerificationError(ErrorCode.UNKNOWN_KEY, f"key id {kid.hex()}")
         if trusted.public_key.algorithm not in self._policy.issuer_algorithms:
             raise VerificationError(
-                ErrorCode.ALGORITHM_NOT_ALLOWED, f"issuer key {kid.hex()} is {trusted.public_key.algorithm.value}"
+                ErrorCode.ALGORITHM_NOT_ALLOWED,
+                f"issuer key {kid.hex()} is {trusted.public_key.algorithm.value}",
             )
         if ctype.name not in trusted.credential_types:
             raise VerificationError(ErrorCode.TYPE_NOT_ALLOWED, f"{ctype.name} by key {kid.hex()}")
@@ -246,9 +249,7 @@ class Verifier:
         return algorithm
 
 
-def _disclosed_claims(
-    wire: WirePayload, ctype: CredentialType
-) -> tuple[dict[str, ClaimValue], tuple[str, ...], bytes]:
+def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[str, ClaimValue], tuple[str, ...], bytes]:
     """Check the disclosure structure, decode the disclosed claims and rebuild the tree's root."""
     present = wire.header.present
     if present >> len(ctype.claims):
@@ -269,12 +270,12 @@ def _disclosed_claims(
     if list(wire.nodes) != _disclosure.closed_cover(depth, present, disclosed):
         raise VerificationError(ErrorCode.MALFORMED, "withheld-claim hashes are not the canonical cover")
     try:
-        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values)}
+        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values, strict=True)}
     except SchemaError as exc:
         raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
     withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
     salts = _disclosure.leaf_salts(depth, wire.seeds, disclosed)
-    value_bytes = dict(zip(indices, wire.value_bytes))
+    value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
     root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, value_bytes.__getitem__, wire.nodes)
     return claims, withheld, root
 
@@ -311,4 +312,3 @@ def _text_from_image(image: Any) -> str:
         raise VerificationError(ErrorCode.NO_QR_CODE)
     ours = [t for t in texts if t.startswith(PREFIX)]
     return (ours or texts)[0]
-

@@ -29,7 +29,7 @@ from .keys import Algorithm, Signer
 from .model import Credential, Instant, from_unix, to_unix
 from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
 
-__all__ = ["read_credential_unverified", "present", "DEFAULT_LIFETIME"]
+__all__ = ["DEFAULT_LIFETIME", "present", "read_credential_unverified"]
 
 DEFAULT_LIFETIME = 60
 _SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
@@ -48,7 +48,7 @@ def read_credential_unverified(data: bytes, *, types: TypeRegistry = BUILTIN_TYP
     if len(indices) != len(wire.values) or indices[-1] >= len(ctype.claims):
         raise CredentialError("the credential does not carry exactly the claims it was issued with")
     try:
-        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values)}
+        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values, strict=True)}
     except SchemaError as exc:
         raise CredentialError(f"a claim does not match the {ctype.name} type: {exc}") from exc
     return Credential(

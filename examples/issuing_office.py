@@ -1,0 +1,68 @@
+"""Issuing office: create the issuer key, publish it to verifiers, and issue a driving licence.
+
+Writes into the working folder (default ``./econsent-demo``):
+``issuer.pem`` (the office's private key, kept by the office), ``trust.json`` (what verifiers load),
+``holder.pub.pem`` is read from the citizen (created here if the citizen has not made one yet, as
+``holder.pem``), and ``licence.ecc`` (the credential handed to the citizen's phone).
+
+Run: ``python examples/issuing_office.py [FOLDER]``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from econsent import Issuer, IssuerName, PublicKey, SigningKey, TrustedKey, TrustStore
+
+REFERENCE = Path(__file__).parent / "data" / "driving-licence.json"
+
+
+def main(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+
+    issuer_key = SigningKey.generate("ES256")
+    (folder / "issuer.pem").write_bytes(issuer_key.to_pem())
+
+    document = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    trust = TrustStore(
+        [
+            TrustedKey(
+                public_key=issuer_key.public_key,
+                issuer=IssuerName(document["issuer"]["name"], document["issuer"]["name_en"]),
+                credential_types=frozenset({"driving-licence"}),
+                valid_from=now - dt.timedelta(minutes=5),
+                valid_until=now + dt.timedelta(days=5 * 365),
+            )
+        ]
+    )
+    trust.save(folder / "trust.json")
+
+    holder_public = folder / "holder.pub.pem"
+    if not holder_public.exists():  # the citizen's phone normally sends its public key
+        holder_key = SigningKey.generate("ES256")
+        (folder / "holder.pem").write_bytes(holder_key.to_pem())
+        holder_public.write_bytes(holder_key.public_key.to_pem())
+
+    claims = dict(document["claims"])
+    for name in ("birth_date", "issue_date", "expiry_date"):
+        claims[name] = dt.date.fromisoformat(claims[name])
+    credential = Issuer(issuer_key).issue(
+        "driving-licence",
+        claims,
+        holder_key=PublicKey.from_pem(holder_public.read_bytes()),
+        valid_from=dt.datetime.fromisoformat(document["valid_from"]),
+        valid_until=dt.datetime.fromisoformat(document["valid_until"]),
+        now=now,
+        derive=["age_over_18"],
+    )
+    (folder / "licence.ecc").write_bytes(credential.encoded)
+    print(f"issued {credential!r}: {len(credential.encoded)} bytes -> {folder / 'licence.ecc'}")
+    print(f"published issuer key {issuer_key.public_key.kid.hex()} in {folder / 'trust.json'}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "econsent-demo"))
