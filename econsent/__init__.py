@@ -18,7 +18,7 @@ from .errors import (
 )
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, Signer, SigningKey, raw_signature_from_der
-from .model import Credential, IssuerName, Verdict
+from .model import Credential, IssuerName, StatusReference, Verdict
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
 from .trust import TrustedKey, TrustStore
 from .verify import MemoryReplayCache, Policy, ReplayCache, Verifier
@@ -49,6 +49,7 @@ __all__ = [
     "Signer",
     "SignerError",
     "SigningKey",
+    "StatusReference",
     "TrustStore",
     "TrustStoreError",
     "TrustedKey",

@@ -47,18 +47,6 @@ _ABSENT = bytes(NODE_BYTES)
 _SEED_TAG = b"econsent/v1 seed\x00"
 _LEAF_TAG = b"econsent/v1 leaf\x00"
 _NODE_TAG = b"econsent/v1 node\x00"
-_MAX_DEPTH = 3
-
-
-def _absent_hashes() -> tuple[bytes, ...]:
-    """The hash of a subtree with no present claim, by height (a constant per height)."""
-    hashes = [_ABSENT]
-    for _ in range(_MAX_DEPTH):
-        hashes.append(hashlib.sha256(_NODE_TAG + hashes[-1] * ARITY).digest()[:NODE_BYTES])
-    return tuple(hashes)
-
-
-_ABSENT_BY_HEIGHT = _absent_hashes()
 
 
 def tree_depth(claim_count: int) -> int:
@@ -166,31 +154,36 @@ def node_hash(
     """The hash of ``node`` from disclosed leaves (salt + value bytes) and already known subtree hashes.
 
     The verifier calls it for the root with the closed cover as ``known``; the holder calls it for each
-    node of the closed cover with nothing known. ``salts`` and ``known`` must cover every present leaf.
+    node of the closed cover with nothing known. Every present leaf below ``node`` must have a salt or lie
+    below a known node; a present leaf with neither raises ``ValueError``.
     """
     level, index = _position(node)
-    return _hash(depth, level, index, present, salts, value_bytes, known)
-
-
-def _hash(
-    depth: int,
-    level: int,
-    index: int,
-    present: int,
-    salts: Mapping[int, bytes],
-    value_bytes: Callable[[int], bytes],
-    known: Mapping[int, bytes],
-) -> bytes:
-    span = ARITY ** (depth - level)
-    if not (present >> (index * span)) & ((1 << span) - 1):
-        return _ABSENT_BY_HEIGHT[depth - level]
-    node_known = known.get(ARITY**level + index)
-    if node_known is not None:
-        return node_known
-    if level == depth:
-        return hashlib.sha256(_LEAF_TAG + salts[index] + bytes((index,)) + value_bytes(index)).digest()[:NODE_BYTES]
-    first = ARITY * index
-    children = b"".join(
-        _hash(depth, level + 1, child, present, salts, value_bytes, known) for child in range(first, first + ARITY)
-    )
-    return hashlib.sha256(_NODE_TAG + children).digest()[:NODE_BYTES]
+    height = depth - level
+    first_leaf = index * ARITY**height
+    leaf_ids = ARITY**depth
+    hashes: list[bytes | None] = []
+    for leaf in range(first_leaf, first_leaf + ARITY**height):
+        if not present >> leaf & 1:
+            hashes.append(_ABSENT)
+        elif leaf in salts:
+            data = _LEAF_TAG + salts[leaf] + bytes((leaf,)) + value_bytes(leaf)
+            hashes.append(hashlib.sha256(data).digest()[:NODE_BYTES])
+        else:
+            hashes.append(known.get(leaf_ids + leaf))
+    for up in range(1, height + 1):
+        first_id = ARITY ** (depth - up) + (first_leaf >> (2 * up))
+        merged: list[bytes | None] = []
+        for position in range(0, len(hashes), ARITY):
+            group = hashes[position : position + ARITY]
+            node_known = known.get(first_id + position // ARITY)
+            if node_known is not None:
+                merged.append(node_known)
+            elif None in group:
+                merged.append(None)
+            else:
+                merged.append(hashlib.sha256(_NODE_TAG + b"".join(group)).digest()[:NODE_BYTES])  # type: ignore[arg-type]
+        hashes = merged
+    result = hashes[0]
+    if result is None:
+        raise ValueError("a present claim has neither a salt nor a known subtree hash")
+    return result

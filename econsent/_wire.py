@@ -49,6 +49,8 @@ MAX_AUDIENCE_CHARS = 64
 MAX_TIME = 2**40
 MAX_LIFETIME = 86_400
 HOLDER_ALG_BYTES = {1: 33, 2: 32}
+MAX_STATUS_LIST_ID = 0xFFFF
+MAX_STATUS_INDEX = 2**32 - 1
 _SENTINEL = 0x01
 _PREFIX_RE = re.compile(r"EC([0-9]{1,3}):")
 _SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
@@ -67,6 +69,7 @@ class WireHeader:
     present: int
     holder_alg: int | None
     holder_key: bytes | None
+    status: tuple[int, int] | None = None
 
     def to_wire(self) -> list[Any]:
         holder = None if self.holder_key is None else bytes((self.holder_alg or 0,)) + self.holder_key
@@ -79,6 +82,7 @@ class WireHeader:
             self.valid_until,
             self.present,
             holder,
+            None if self.status is None else list(self.status),
         ]
 
 
@@ -172,13 +176,6 @@ def _reject_ext(code: int, data: bytes) -> Any:
     raise ValueError("msgpack extension types are not allowed")
 
 
-def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate map key")
-    return result
-
-
 def decode_payload(data: bytes) -> WirePayload:
     """Parse payload bytes into a WirePayload, or raise VerificationError (MALFORMED / TOO_LARGE)."""
     if len(data) > MAX_PAYLOAD_BYTES:
@@ -189,7 +186,6 @@ def decode_payload(data: bytes) -> WirePayload:
             raw=False,
             use_list=True,
             strict_map_key=False,
-            object_pairs_hook=_pairs,
             ext_hook=_reject_ext,
             max_str_len=MAX_PAYLOAD_BYTES,
             max_bin_len=MAX_PAYLOAD_BYTES,
@@ -204,7 +200,7 @@ def decode_payload(data: bytes) -> WirePayload:
     except Exception as exc:
         raise _malformed("payload cannot be re-encoded") from exc
     if canonical != data:
-        raise _malformed("payload is not in canonical msgpack form")
+        raise _malformed("payload is not in canonical msgpack form (shortest encodings, no duplicate map keys)")
     if not isinstance(obj, list) or len(obj) not in (5, 9):
         raise _malformed("payload must be an array of 5 (credential) or 9 (presentation) elements")
     header = _header(obj[0])
@@ -243,8 +239,8 @@ def _bin(value: Any, name: str, length: int) -> bytes:
 
 
 def _header(value: Any) -> WireHeader:
-    if not isinstance(value, list) or len(value) != 8:
-        raise _malformed("header must be an array of 8 elements")
+    if not isinstance(value, list) or len(value) != 9:
+        raise _malformed("header must be an array of 9 elements")
     holder = value[7]
     holder_alg: int | None = None
     holder_key: bytes | None = None
@@ -264,7 +260,16 @@ def _header(value: Any) -> WireHeader:
         present=_int(value[6], "claim bitmap", 1, 2**64 - 1),
         holder_alg=holder_alg,
         holder_key=holder_key,
+        status=_status(value[8]),
     )
+
+
+def _status(value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise _malformed("status reference must be nil or [list id, index]")
+    return _int(value[0], "status list id", 0, MAX_STATUS_LIST_ID), _int(value[1], "status index", 0, MAX_STATUS_INDEX)
 
 
 def _int_map(value: Any, name: str, low: int, high: int) -> dict[int, Any]:

@@ -15,10 +15,10 @@ from typing import Any
 
 from . import _disclosure
 from ._envelope import sign_credential
-from ._wire import MAX_PAYLOAD_BYTES, WireHeader, encode_payload, pack
+from ._wire import MAX_PAYLOAD_BYTES, MAX_STATUS_INDEX, MAX_STATUS_LIST_ID, WireHeader, encode_payload, pack
 from .errors import IssueError
 from .keys import PublicKey, Signer
-from .model import Credential, Instant, from_unix, to_unix
+from .model import Credential, Instant, StatusReference, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimValue, CredentialType, SchemaError, TypeRegistry
 
 __all__ = ["AGE_CLAIM_PREFIX", "Issuer"]
@@ -62,6 +62,7 @@ class Issuer:
         now: Instant,
         serial: int | None = None,
         derive: Iterable[str] = (),
+        status: StatusReference | None = None,
     ) -> Credential:
         """Issue a credential.
 
@@ -69,7 +70,8 @@ class Issuer:
         can show it, and verifiers refuse it unless their policy accepts bearer credentials).
         ``derive`` names claims the issuer computes, such as ``age_over_18`` from ``birth_date``,
         evaluated on the UTC date of ``now``. ``serial`` defaults to a random 63-bit number; issuers
-        with a registry pass their own (smaller numbers also make the code smaller).
+        with a registry pass their own (smaller numbers also make the code smaller). ``status`` says
+        where the issuer publishes the credential's revocation status.
         """
         ctype = self._types.by_name(credential_type)
         if ctype is None:
@@ -87,7 +89,7 @@ class Issuer:
 
         all_claims = dict(claims)
         all_claims.update(_derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
-        wire_claims = _wire_claims(ctype, all_claims)
+        wire_claims, checked_claims = _checked_claims(ctype, all_claims)
 
         present = sum(1 << index for index in wire_claims)
         header = WireHeader(
@@ -100,6 +102,7 @@ class Issuer:
             present=present,
             holder_alg=None if holder_key is None else holder_key.algorithm.wire_id,
             holder_key=None if holder_key is None else holder_key.raw,
+            status=None if status is None else _status_pair(status),
         )
         header_bytes = pack(header.to_wire())
         seed = self._random(_disclosure.SEED_BYTES)
@@ -123,25 +126,34 @@ class Issuer:
             valid_until=from_unix(end),
             holder_algorithm=None if holder_key is None else holder_key.algorithm.value,
             holder_key=None if holder_key is None else holder_key.raw,
-            claims={ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in sorted(wire_claims.items())},
+            claims=checked_claims,
             encoded=encoded,
+            status=status,
         )
 
 
-def _wire_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> dict[int, Any]:
+def _status_pair(status: StatusReference) -> tuple[int, int]:
+    if not 0 <= status.list_id <= MAX_STATUS_LIST_ID or not 0 <= status.index <= MAX_STATUS_INDEX:
+        raise IssueError(f"status list id must be 0..{MAX_STATUS_LIST_ID} and index 0..{MAX_STATUS_INDEX}")
+    return status.list_id, status.index
+
+
+def _checked_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> tuple[dict[int, Any], dict[str, ClaimValue]]:
+    """Wire values by claim index, and the normalised claims by name, in the type's claim order."""
     unknown = sorted(set(claims) - set(ctype.claim_names))
     if unknown:
         raise IssueError(f"{ctype.name} has no claims named {unknown} (it has: {', '.join(ctype.claim_names)})")
     if not claims:
         raise IssueError("a credential needs at least one claim")
     wire: dict[int, Any] = {}
+    checked: dict[str, ClaimValue] = {}
     for index, spec in enumerate(ctype.claims):
         if spec.name in claims:
             try:
-                wire[index] = spec.to_wire(claims[spec.name])
+                wire[index], checked[spec.name] = spec.to_wire(claims[spec.name])
             except SchemaError as exc:
                 raise IssueError(str(exc)) from exc
-    return wire
+    return wire, checked
 
 
 def _derived_claims(

@@ -48,6 +48,14 @@ class IssuerName:
         return f"{self.zh} ({self.en})" if self.en else self.zh
 
 
+@dataclass(frozen=True, slots=True)
+class StatusReference:
+    """Where a credential's revocation status is published: a status list id and an index in it."""
+
+    list_id: int
+    index: int
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Credential:
     """A signed credential as the holder keeps it: every claim, plus the secret disclosure seed.
@@ -66,6 +74,7 @@ class Credential:
     holder_key: bytes | None
     claims: Mapping[str, ClaimValue]
     encoded: bytes
+    status: StatusReference | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
@@ -104,6 +113,7 @@ class Verdict:
     clock_offset_seconds: int | None
     nonce: bytes | None = None
     audience: str | None = None
+    status: StatusReference | None = None
     format: str = "econsent/1"
 
     def __post_init__(self) -> None:
@@ -135,6 +145,7 @@ class Verdict:
             "audience": self.audience,
             "claims": claims_to_json(self.claims),
             "withheld": list(self.withheld),
+            "status": None if self.status is None else {"list_id": self.status.list_id, "index": self.status.index},
         }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 __all__ = [
     "BUILTIN_TYPES",
@@ -138,54 +138,73 @@ class ClaimSpec:
         if not self.name or not self.name.isascii() or not self.name.replace("_", "").isalnum():
             raise ValueError(f"claim name must be ASCII letters, digits and '_': {self.name!r}")
 
-    def to_wire(self, value: object) -> WireValue:
-        """Check ``value`` against the kind and return its wire form. Raises SchemaError."""
-        if self.kind.is_list:
-            if not isinstance(value, list | tuple):
-                raise SchemaError(f"claim {self.name!r} must be a list of {self.kind.item_kind.value}")
-            if len(value) > MAX_LIST_ITEMS:
-                raise SchemaError(f"claim {self.name!r} has more than {MAX_LIST_ITEMS} items")
-            return [_scalar_to_wire(self.name, self.kind.item_kind, item) for item in value]
-        return _scalar_to_wire(self.name, self.kind, value)
+    def to_wire(self, value: object) -> tuple[WireValue, ClaimValue]:
+        """Check ``value`` against the kind; return its wire form and its normalised Python value.
+
+        Lists come back as tuples and byte strings as ``bytes``. Raises SchemaError.
+        """
+        try:
+            if self.kind.is_list:
+                if not isinstance(value, list | tuple) or len(value) > MAX_LIST_ITEMS:
+                    raise SchemaError(f"must be a list of at most {MAX_LIST_ITEMS} {self.kind.item_kind.value} items")
+                encode = _ENCODERS[self.kind.item_kind]
+                pairs = [encode(item) for item in value]
+                return [wire for wire, _ in pairs], tuple(item for _, item in pairs)
+            return _ENCODERS[self.kind](value)
+        except SchemaError as exc:
+            raise SchemaError(f"claim {self.name!r} {exc}") from None
 
     def from_wire(self, wire: object) -> ClaimValue:
         """Check a decoded wire value against the kind and return the Python value. Raises SchemaError."""
         try:
             return _DECODERS[self.kind](wire)
         except SchemaError as exc:
-            raise SchemaError(f"claim {self.name!r}: {exc}") from None
+            raise SchemaError(f"claim {self.name!r} {exc}") from None
 
 
-def _scalar_to_wire(name: str, kind: ClaimKind, value: object) -> str | int | bool | bytes:
-    if kind is ClaimKind.TEXT:
-        if not isinstance(value, str):
-            raise SchemaError(f"claim {name!r} must be text")
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-            raise SchemaError(f"claim {name!r} is longer than {MAX_TEXT_BYTES} bytes")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise SchemaError(f"claim {name!r} is not valid Unicode text") from exc
-        return encode_text(value)
-    if kind is ClaimKind.BOOL:
-        if not isinstance(value, bool):
-            raise SchemaError(f"claim {name!r} must be true or false")
-        return value
-    if kind is ClaimKind.INT:
-        if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
-            raise SchemaError(f"claim {name!r} must be a 64-bit signed integer")
-        return value
-    if kind is ClaimKind.DATE:
-        if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
-            raise SchemaError(f"claim {name!r} must be a date (datetime.date, not datetime)")
-        return (value - _EPOCH).days
-    if kind is ClaimKind.BYTES:
-        if not isinstance(value, bytes | bytearray):
-            raise SchemaError(f"claim {name!r} must be bytes")
-        if len(value) > MAX_BYTES_LENGTH:
-            raise SchemaError(f"claim {name!r} is longer than {MAX_BYTES_LENGTH} bytes")
-        return bytes(value)
-    raise SchemaError(f"claim {name!r} has an unsupported kind {kind.value!r}")
+def _text_to_wire(value: object) -> tuple[str | bytes, str]:
+    if not isinstance(value, str):
+        raise SchemaError("must be text")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise SchemaError("is not valid Unicode text (lone surrogate)") from exc
+    if size > MAX_TEXT_BYTES:
+        raise SchemaError(f"is longer than {MAX_TEXT_BYTES} bytes")
+    return encode_text(value), value
+
+
+def _bool_to_wire(value: object) -> tuple[bool, bool]:
+    if not isinstance(value, bool):
+        raise SchemaError("must be true or false")
+    return value, value
+
+
+def _int_to_wire(value: object) -> tuple[int, int]:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
+        raise SchemaError("must be a 64-bit signed integer")
+    return value, value
+
+
+def _date_to_wire(value: object) -> tuple[int, _dt.date]:
+    if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
+        raise SchemaError("must be a date (datetime.date, not datetime)")
+    return value.toordinal() - _EPOCH_ORDINAL, value
+
+
+def _bytes_to_wire(value: object) -> tuple[bytes, bytes]:
+    if not isinstance(value, bytes | bytearray) or len(value) > MAX_BYTES_LENGTH:
+        raise SchemaError(f"must be at most {MAX_BYTES_LENGTH} bytes")
+    return bytes(value), bytes(value)
+
+
+_ENCODERS: dict[ClaimKind, Callable[[object], tuple[Any, Any]]] = {
+    ClaimKind.TEXT: _text_to_wire,
+    ClaimKind.BOOL: _bool_to_wire,
+    ClaimKind.INT: _int_to_wire,
+    ClaimKind.DATE: _date_to_wire,
+    ClaimKind.BYTES: _bytes_to_wire,
+}
 
 
 def _text_from_wire(wire: object) -> str:

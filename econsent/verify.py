@@ -21,7 +21,7 @@ from ._envelope import presentation_fingerprint, verify_credential, verify_prese
 from ._wire import PREFIX, WirePayload, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
 from .keys import Algorithm, PublicKey
-from .model import Instant, Verdict, from_unix, to_unix
+from .model import Instant, StatusReference, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
 from .trust import TrustedKey, TrustStore
 
@@ -223,6 +223,7 @@ class Verifier:
             clock_offset_seconds=offset,
             nonce=None if proof is None else proof.nonce,
             audience=None if proof is None else proof.audience,
+            status=None if header.status is None else StatusReference(*header.status),
         )
 
     def _trusted_key(self, kid: bytes, ctype: CredentialType, issued_at: int) -> TrustedKey:

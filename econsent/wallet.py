@@ -26,7 +26,7 @@ from ._wire import (
 )
 from .errors import CredentialError, VerificationError
 from .keys import Algorithm, Signer
-from .model import Credential, Instant, from_unix, to_unix
+from .model import Credential, Instant, StatusReference, from_unix, to_unix
 from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
 
 __all__ = ["DEFAULT_LIFETIME", "present", "read_credential_unverified"]
@@ -62,6 +62,7 @@ def read_credential_unverified(data: bytes, *, types: TypeRegistry = BUILTIN_TYP
         holder_key=h.holder_key,
         claims=claims,
         encoded=bytes(data),
+        status=None if h.status is None else StatusReference(*h.status),
     )
 
 
