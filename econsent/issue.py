@@ -82,6 +82,8 @@ class Issuer:
             raise IssueError("valid_from must be before valid_until")
         if end <= issued_at:
             raise IssueError("the credential would already be expired when issued")
+        if holder_key is not None and not holder_key.is_on_curve():
+            raise IssueError("the holder key is not a point of its curve: no signature could ever match it")
         if serial is None:
             serial = int.from_bytes(self._random(8), "big") >> 1
         elif isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= _MAX_SERIAL:

@@ -107,6 +107,8 @@ class PublicKey:
                 return cls(algorithm, point, bytes(raw))
             if len(raw) != 32:
                 raise ValueError("an Ed25519 public key must be 32 bytes")
+            if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _ED25519_P:
+                raise ValueError("the 32 bytes are not a canonical Ed25519 point encoding (y >= p)")
             return cls(algorithm, ed25519.Ed25519PublicKey.from_public_bytes(raw), bytes(raw))
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise KeyLoadError(f"not a valid {algorithm.value} public key: {exc}") from exc
@@ -125,6 +127,10 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def is_on_curve(self) -> bool:
+        """True when the key is a point of its curve (P-256 points are checked on load already)."""
+        return self.algorithm is Algorithm.ES256 or _is_ed25519_point(self.raw)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when ``signature`` is a valid raw signature of ``data`` by this key."""
@@ -233,6 +239,28 @@ def raw_signature_from_der(der: bytes) -> bytes:
     if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
         raise SignerError("the signer returned an out-of-range ECDSA signature")
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+_ED25519_P = 2**255 - 19
+_ED25519_D = (-121665 * pow(121666, -1, _ED25519_P)) % _ED25519_P
+
+
+def _is_ed25519_point(raw: bytes) -> bool:
+    """RFC 8032 section 5.1.3 decoding check: y < p, and x^2 = (y^2 - 1) / (d y^2 + 1) has a root.
+
+    OpenSSL accepts any 32 bytes as an Ed25519 public key and only fails at signature verification.
+    The square-root test costs ~130 us in Python, so it runs where a key enters the system (issuance),
+    not on every verification, where an off-curve key simply never verifies.
+    """
+    encoded = int.from_bytes(raw, "little")
+    y, x_odd = encoded & ((1 << 255) - 1), encoded >> 255
+    if y >= _ED25519_P:
+        return False
+    y2 = y * y % _ED25519_P
+    u, v = (y2 - 1) % _ED25519_P, (_ED25519_D * y2 + 1) % _ED25519_P
+    if u == 0:
+        return not x_odd
+    return pow(u * v % _ED25519_P, (_ED25519_P - 1) // 2, _ED25519_P) == 1
 
 
 def _pem_bytes(data: bytes | str) -> bytes:

@@ -2,7 +2,14 @@
 
 The algorithm of a key comes from here, never from a presented code. A key's validity window is the
 period in which it may *sign*: a credential is accepted only if it was issued inside that window.
-Signed trust lists and key status (retired, compromised) build on this in a later version.
+
+Key status drives rotation:
+
+* ``active``: signs inside ``[valid_from, valid_until]``.
+* ``retired`` since T: signs inside ``[valid_from, min(valid_until, T)]``; credentials it issued before T
+  stay valid until they expire.
+* ``compromised`` since T: from T on, every credential signed by the key is refused, whatever its
+  ``issued_at`` says (whoever holds the key can backdate that); before T it behaves like ``retired``.
 """
 
 from __future__ import annotations
@@ -12,43 +19,81 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .errors import KeyLoadError, TrustStoreError
 from .keys import PublicKey
 from .model import IssuerName, from_unix, to_unix
 
-__all__ = ["MAX_TRUST_STORE_BYTES", "TrustStore", "TrustedKey"]
+__all__ = ["MAX_TRUST_STORE_BYTES", "KeyStatus", "TrustStore", "TrustedKey"]
 
 MAX_TRUST_STORE_BYTES = 16 * 1024 * 1024
 _FORMAT = "econsent-trust-store"
-_KEY_FIELDS = {"kid", "algorithm", "public_key", "issuer", "credential_types", "valid_from", "valid_until"}
+_REQUIRED_FIELDS = {"kid", "algorithm", "public_key", "issuer", "credential_types", "valid_from", "valid_until"}
+_OPTIONAL_FIELDS = {"issuer_id", "status", "status_since"}
+
+
+class KeyStatus(StrEnum):
+    """Where an issuer key is in its life (see the module docstring for the rules)."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+    COMPROMISED = "compromised"
 
 
 @dataclass(frozen=True, slots=True)
 class TrustedKey:
-    """An issuer key the verifier trusts, with what it may sign and when."""
+    """An issuer key the verifier trusts, with what it may sign and when.
+
+    ``issuer_id`` names the issuer across its keys (status lists of the issuer may be signed by any of
+    its keys); without one, the key stands for an issuer of its own.
+    """
 
     public_key: PublicKey
     issuer: IssuerName
     credential_types: frozenset[str]
     valid_from: _dt.datetime
     valid_until: _dt.datetime
+    status: KeyStatus = KeyStatus.ACTIVE
+    status_since: _dt.datetime | None = None
+    issuer_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.credential_types:
             raise TrustStoreError("a trusted key must allow at least one credential type")
         if to_unix(self.valid_from) >= to_unix(self.valid_until):
             raise TrustStoreError("a trusted key's valid_from must be before its valid_until")
+        if (self.status is KeyStatus.ACTIVE) != (self.status_since is None):
+            raise TrustStoreError("a retired or compromised key needs status_since, and an active key has none")
+        if self.issuer_id is not None and not 1 <= len(self.issuer_id) <= 64:
+            raise TrustStoreError("issuer_id must be 1 to 64 characters")
         object.__setattr__(self, "credential_types", frozenset(self.credential_types))
+        object.__setattr__(self, "status", KeyStatus(self.status))
 
     @property
     def kid(self) -> bytes:
         return self.public_key.kid
 
+    @property
+    def issuer_ref(self) -> str:
+        """The issuer this key belongs to: ``issuer_id``, or ``kid:<hex>`` for a key without one."""
+        return self.issuer_id if self.issuer_id is not None else f"kid:{self.kid.hex()}"
+
     def signs_at(self, unix_seconds: int) -> bool:
-        """True when the key was allowed to sign at that moment."""
-        return to_unix(self.valid_from) <= unix_seconds <= to_unix(self.valid_until)
+        """True when the key was allowed to sign at that moment (inside its window, before retirement)."""
+        end = to_unix(self.valid_until)
+        if self.status_since is not None:
+            end = min(end, to_unix(self.status_since))
+        return to_unix(self.valid_from) <= unix_seconds <= end
+
+    def compromised_at(self, unix_seconds: int) -> bool:
+        """True when, at that moment, the key is known to be compromised: nothing it signed is trusted."""
+        return (
+            self.status is KeyStatus.COMPROMISED
+            and self.status_since is not None
+            and unix_seconds >= to_unix(self.status_since)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,14 +104,20 @@ class TrustedKey:
             "credential_types": sorted(self.credential_types),
             "valid_from": _iso(self.valid_from),
             "valid_until": _iso(self.valid_until),
+            **({} if self.issuer_id is None else {"issuer_id": self.issuer_id}),
+            **(
+                {}
+                if self.status_since is None
+                else {"status": self.status.value, "status_since": _iso(self.status_since)}
+            ),
         }
 
     @classmethod
     def from_json(cls, entry: Any) -> TrustedKey:
         if not isinstance(entry, dict):
             raise TrustStoreError("each key entry must be a JSON object")
-        unknown = set(entry) - _KEY_FIELDS
-        missing = _KEY_FIELDS - set(entry)
+        unknown = set(entry) - _REQUIRED_FIELDS - _OPTIONAL_FIELDS
+        missing = _REQUIRED_FIELDS - set(entry)
         if unknown or missing:
             raise TrustStoreError(f"key entry has unknown fields {sorted(unknown)} / lacks {sorted(missing)}")
         try:
@@ -85,12 +136,20 @@ class TrustedKey:
         types = entry["credential_types"]
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             raise TrustStoreError("credential_types must be a list of type names")
+        try:
+            status = KeyStatus(entry.get("status", KeyStatus.ACTIVE.value))
+        except ValueError as exc:
+            raise TrustStoreError(f"key status must be one of {[s.value for s in KeyStatus]}") from exc
+        since = entry.get("status_since")
         return cls(
             public_key=public_key,
             issuer=IssuerName(_str(issuer["zh"], "issuer.zh"), _str(issuer["en"], "issuer.en")),
             credential_types=frozenset(types),
             valid_from=_parse_time(entry["valid_from"], "valid_from"),
             valid_until=_parse_time(entry["valid_until"], "valid_until"),
+            status=status,
+            status_since=None if since is None else _parse_time(since, "status_since"),
+            issuer_id=None if "issuer_id" not in entry else _str(entry["issuer_id"], "issuer_id"),
         )
 
 

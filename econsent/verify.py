@@ -146,7 +146,7 @@ class Verifier:
         ctype = self._types.by_id(header.type_id)
         if ctype is None:
             raise VerificationError(ErrorCode.UNKNOWN_TYPE, f"type id {header.type_id}")
-        trusted = self._trusted_key(header.kid, ctype, header.issued_at)
+        trusted = self._trusted_key(header.kid, ctype, header.issued_at, now)
         holder_alg = self._holder_algorithm(header.holder_alg)
         if header.valid_from >= header.valid_until:
             raise VerificationError(ErrorCode.MALFORMED, "valid-from is not before valid-until")
@@ -226,7 +226,7 @@ class Verifier:
             status=None if header.status is None else StatusReference(*header.status),
         )
 
-    def _trusted_key(self, kid: bytes, ctype: CredentialType, issued_at: int) -> TrustedKey:
+    def _trusted_key(self, kid: bytes, ctype: CredentialType, issued_at: int, now: int) -> TrustedKey:
         trusted = self._trust.get(kid)
         if trusted is None:
             raise VerificationError(ErrorCode.UNKNOWN_KEY, f"key id {kid.hex()}")
@@ -237,6 +237,8 @@ class Verifier:
             )
         if ctype.name not in trusted.credential_types:
             raise VerificationError(ErrorCode.TYPE_NOT_ALLOWED, f"{ctype.name} by key {kid.hex()}")
+        if trusted.compromised_at(now):
+            raise VerificationError(ErrorCode.KEY_COMPROMISED, f"key {kid.hex()} since {trusted.status_since}")
         if not trusted.signs_at(issued_at):
             raise VerificationError(ErrorCode.KEY_NOT_VALID, f"issued {from_unix(issued_at).isoformat()}")
         return trusted

@@ -1,0 +1,2226 @@
+"""Generate the layered test vectors of docs/SPEC.md ("Test vectors"), one JSON file per case, next to this file.
+
+Run ``python tests/vectors/generate.py``. Everything is fixed (test keys derived from labels, the issuer's
+randomness, every time) except ECDSA signatures, which are randomised: regenerating changes those bytes
+and nothing else. Every vector is run through the public ``Verifier`` before it is written; a vector whose
+actual result differs from the expected one is refused and the generator exits non-zero.
+
+Negative vectors are forged with the test keys so that exactly one check fails: where a forged structure
+would also break a signature, the issuer re-signs it (an issuer bug or a stolen key) or the holder re-signs
+the presentation (the holder is the attacker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+import struct
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+import econsent
+from econsent import (
+    BUILTIN_TYPES,
+    Algorithm,
+    ClaimKind,
+    ClaimSpec,
+    Credential,
+    CredentialType,
+    ErrorCode,
+    Issuer,
+    IssuerName,
+    MemoryReplayCache,
+    Policy,
+    SigningKey,
+    StatusReference,
+    TrustedKey,
+    TrustStore,
+    TypeRegistry,
+    VerificationError,
+    Verifier,
+    present,
+)
+from econsent import _disclosure as tree
+from econsent._envelope import CREDENTIAL_CONTEXT, PRESENTATION_CONTEXT, sign_credential
+from econsent._wire import decode_payload, pack, text_from_payload
+from econsent.trust import KeyStatus
+from econsent.model import claims_to_json
+from econsent.verify import _disclosed_claims
+
+HERE = Path(__file__).resolve().parent
+GENERATOR = "tests/vectors/generate.py"
+STAGES = ("text", "payload", "issuer_signature", "validity", "holder_signature", "freshness", "policy")
+TEST_KEY_NOTE = "TEST KEY, never trust"
+SIGNATURE_FIELD = 66  # 0xc4 0x40 + 64 signature bytes: always the last field of a presentation
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def unix(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso).timestamp())
+
+
+# Times (Unix seconds). The verifier's clock is NOW; the holder's phone made the code 12 s earlier.
+KEY_FROM = unix("2020-01-01T00:00:00+00:00")
+KEY_UNTIL = unix("2035-01-01T00:00:00+00:00")
+ISSUED_AT = unix("2024-03-01T10:00:00+08:00")
+REF_VALID_FROM = unix("2019-01-15T00:00:00+08:00")
+REF_VALID_UNTIL = unix("2029-01-15T00:00:00+08:00")
+NOW = unix("2025-05-20T14:30:00+08:00")
+PRESENTED_AT = NOW - 12
+LIFETIME = 60
+LEEWAY = 30  # Policy default
+MAX_LIFETIME = 300  # Policy default
+
+# ---------------------------------------------------------------------------------------------- keys
+
+
+def _label_digest(label: str) -> bytes:
+    return hashlib.sha256(b"econsent test key\x00" + label.encode("ascii")).digest()
+
+
+def es256_test_key(label: str) -> SigningKey:
+    scalar = int.from_bytes(_label_digest(label), "big") % (P256_ORDER - 1) + 1
+    return SigningKey(Algorithm.ES256, ec.derive_private_key(scalar, ec.SECP256R1()))
+
+
+def ed25519_test_key(label: str) -> SigningKey:
+    return SigningKey(Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(_label_digest(label)))
+
+
+KEY_DERIVATION = {
+    Algorithm.ES256: "P-256 private scalar = int(SHA-256('econsent test key' 0x00 || name)) mod (n - 1) + 1",
+    Algorithm.ED25519: "Ed25519 private seed = SHA-256('econsent test key' 0x00 || name)",
+}
+KEYS: dict[str, SigningKey] = {
+    "issuer-es256": es256_test_key("issuer-es256"),
+    "issuer-ed25519": ed25519_test_key("issuer-ed25519"),
+    "holder-es256": es256_test_key("holder-es256"),
+    "holder-ed25519": ed25519_test_key("holder-ed25519"),
+    "other-holder-es256": es256_test_key("other-holder-es256"),
+    "rogue-issuer-es256": es256_test_key("rogue-issuer-es256"),
+}
+_used_keys: set[str] = set()
+
+
+def key(name: str) -> SigningKey:
+    """A test key by name; the vector being built publishes every key it used."""
+    _used_keys.add(name)
+    return KEYS[name]
+
+
+def test_keys_document(names: Iterable[str]) -> dict[str, Any]:
+    document = {}
+    for name in sorted(names):
+        signing = KEYS[name]
+        document[name] = {
+            "note": TEST_KEY_NOTE,
+            "algorithm": signing.algorithm.value,
+            "kid": signing.public_key.kid.hex(),
+            "public_raw_hex": signing.public_key.raw.hex(),
+            "derivation": KEY_DERIVATION[signing.algorithm],
+            "private_pem": signing.to_pem().decode("ascii"),
+        }
+    return document
+
+
+def fixed_random(label: str) -> Callable[[int], bytes]:
+    """The issuer's randomness (serial, then disclosure seed): SHA-256 of the label and a call counter."""
+    counter = itertools.count()
+
+    def random_bytes(length: int) -> bytes:
+        assert length <= 32
+        block = f"econsent test random\x00{label}\x00{next(counter)}".encode()
+        return hashlib.sha256(block).digest()[:length]
+
+    return random_bytes
+
+
+RANDOMNESS = (
+    "Issuer(random_bytes=f) with f's k-th call (from 0) returning the first n bytes of "
+    "SHA-256('econsent test random' 0x00 || label 0x00 || decimal k); the label is the credential's "
+    "name in generate.py. Issue calls f(8) for the serial (shifted right by one bit), then f(16) for the seed."
+)
+
+# ------------------------------------------------------------------------------------- trust stores
+
+ALL_TYPE_NAMES = ("business-licence", "driving-licence", "every-kind", "marriage-certificate", "residence-permit")
+
+
+def trusted(
+    name: str,
+    zh: str,
+    en: str,
+    types: Sequence[str] = ALL_TYPE_NAMES,
+    window: tuple[int, int] = (KEY_FROM, KEY_UNTIL),
+    status: tuple[KeyStatus, int] | None = None,
+) -> TrustedKey:
+    return TrustedKey(
+        public_key=KEYS[name].public_key,
+        issuer=IssuerName(zh, en),
+        credential_types=frozenset(types),
+        valid_from=dt.datetime.fromtimestamp(window[0], dt.UTC),
+        valid_until=dt.datetime.fromtimestamp(window[1], dt.UTC),
+        status=KeyStatus.ACTIVE if status is None else status[0],
+        status_since=None if status is None else dt.datetime.fromtimestamp(status[1], dt.UTC),
+    )
+
+
+def issuer_es256_entry(**kwargs: Any) -> TrustedKey:
+    return trusted("issuer-es256", "测试签发机关（ES256）", "Test issuer (ES256)", **kwargs)  # noqa: RUF001
+
+
+def issuer_ed25519_entry(**kwargs: Any) -> TrustedKey:
+    return trusted("issuer-ed25519", "测试签发机关（Ed25519）", "Test issuer (Ed25519)", **kwargs)  # noqa: RUF001
+
+
+def standard_trust() -> TrustStore:
+    return TrustStore([issuer_es256_entry(), issuer_ed25519_entry()])
+
+
+# ---------------------------------------------------------------------------------------- claims
+
+
+def day(iso: str) -> dt.date:
+    return dt.date.fromisoformat(iso)
+
+
+REFERENCE_LICENCE: dict[str, Any] = {
+    "family_name": "张",
+    "given_name": "伟",
+    "birth_date": day("1985-03-14"),
+    "licence_number": "310101198503140012",
+    "vehicle_classes": ("C1", "D"),
+    "issue_date": day("2019-01-15"),
+    "expiry_date": day("2029-01-15"),
+    "issuing_authority": "上海市公安局交通警察总队",
+    "address": "上海市黄浦区豫园街道人民路一二三弄四号五零二室",
+}
+SECOND_LICENCE: dict[str, Any] = {
+    "family_name": "李",
+    "given_name": "秀英",
+    "birth_date": day("1958-11-02"),
+    "licence_number": "310104195811020027",
+    "vehicle_classes": ("A1", "A2", "B1", "C1"),
+    "issue_date": day("1990-05-20"),
+    "expiry_date": day("2030-05-20"),
+    "issuing_authority": "上海市公安局交通警察总队",
+    "address": "上海市徐汇区漕溪北路八号",
+}
+BUSINESS_LICENCE: dict[str, Any] = {
+    "unified_social_credit_code": "91310000MA1FL4XX3K",
+    "company_name": "上海示例科技有限公司",
+    "legal_representative": "李娜",
+    "company_type": "有限责任公司（自然人投资或控股）",  # noqa: RUF001
+    "registered_capital": "人民币100.0000万元整",
+    "established_on": day("2018-07-01"),
+    "address": "上海市浦东新区张江路一号",
+    "business_scope": (
+        "从事信息科技、计算机科技领域内的技术开发、技术咨询、技术服务、技术转让，计算机系统集成，"  # noqa: RUF001
+        "软件开发，数据处理服务。【依法须经批准的项目，经相关部门批准后方可开展经营活动】"  # noqa: RUF001
+    ),
+}
+MARRIAGE_CERTIFICATE: dict[str, Any] = {
+    "certificate_number": "J310101-2021-004512",
+    "registration_date": day("2021-05-20"),
+    "spouse_a_name": "王小明",
+    "spouse_b_name": "陈美玲",
+    "spouse_a_id_number": "310101199004051234",
+    "spouse_b_id_number": "31010119920817204X",
+    "spouse_a_birth_date": day("1990-04-05"),
+    "spouse_b_birth_date": day("1992-08-17"),
+    "registration_authority": "上海市黄浦区民政局婚姻登记处",
+}
+RESIDENCE_PERMIT: dict[str, Any] = {
+    "family_name": "Müller",
+    "given_name": "Anna",
+    "permit_number": "310000202300012345",
+    "expiry_date": day("2028-02-29"),
+    "nationality": "德国",
+    "birth_date": day("1996-02-29"),
+    "issue_date": day("2023-03-01"),
+    "issuing_authority": "上海市公安局出入境管理局",
+    "address": "上海市静安区南京西路一千号",
+}
+
+# A deployment-defined type (id >= 1000) with every claim kind. 19 claims: a depth-3 tree (node ids to 127).
+_EVERY_KINDS = (
+    ("ascii_text", ClaimKind.TEXT),
+    ("latin_text", ClaimKind.TEXT),
+    ("emoji_text", ClaimKind.TEXT),
+    ("chinese_text", ClaimKind.TEXT),
+    ("mixed_text", ClaimKind.TEXT),
+    ("int_min", ClaimKind.INT),
+    ("int_max", ClaimKind.INT),
+    ("int_small", ClaimKind.INT),
+    ("bool_true", ClaimKind.BOOL),
+    ("bool_false", ClaimKind.BOOL),
+    ("date_before_1970", ClaimKind.DATE),
+    ("date_far", ClaimKind.DATE),
+    ("bytes_value", ClaimKind.BYTES),
+    ("text_list", ClaimKind.TEXT_LIST),
+    ("int_list", ClaimKind.INT_LIST),
+    ("bool_list", ClaimKind.BOOL_LIST),
+    ("date_list", ClaimKind.DATE_LIST),
+    ("bytes_list", ClaimKind.BYTES_LIST),
+    ("empty_list", ClaimKind.INT_LIST),
+)
+EVERY_KIND = CredentialType(
+    name="every-kind",
+    type_id=1000,
+    claims=tuple(ClaimSpec(name, kind) for name, kind in _EVERY_KINDS),
+    profiles={"texts": ("ascii_text", "latin_text", "emoji_text", "chinese_text")},
+)
+EVERY_KIND_CLAIMS: dict[str, Any] = {
+    "ascii_text": "Plain ASCII, 7-bit.",
+    "latin_text": "José Müller, café à Besançon",  # 2-byte é/ü/à in GB18030 too, 4-byte ç: stays UTF-8
+    "emoji_text": "驾驶 🚗 ok ✅",  # emoji are 4 bytes in GB18030: stays UTF-8 despite the Chinese
+    "chinese_text": "上海市黄浦区人民路",  # compact text: a msgpack bin of GB18030 bytes
+    "mixed_text": "No. 12 人民路, Room 502",  # ASCII + two-byte Chinese: compact
+    "int_min": -(2**63),
+    "int_max": 2**63 - 1,
+    "int_small": -1,
+    "bool_true": True,
+    "bool_false": False,
+    "date_before_1970": day("1900-01-01"),
+    "date_far": day("2100-12-31"),
+    "bytes_value": bytes([0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF]),
+    "text_list": ("C1", "驾驶", "é", ""),
+    "int_list": (-(2**40), -33, -32, 0, 127, 128, 2**32),
+    "bool_list": (True, False, True),
+    "date_list": (day("1969-12-31"), day("1970-01-01"), day("2000-02-29")),
+    "bytes_list": (b"", b"\xff\xff\xff"),
+    "empty_list": (),
+}
+TYPES = BUILTIN_TYPES.with_types(EVERY_KIND)
+
+
+def type_document(ctype: CredentialType) -> dict[str, Any]:
+    """A type definition as `econsent types --json` prints it."""
+    return {
+        "name": ctype.name,
+        "type_id": ctype.type_id,
+        "claims": [{"name": c.name, "kind": c.kind.value} for c in ctype.claims],
+        "profiles": {name: list(members) for name, members in ctype.profiles.items()},
+    }
+
+
+# ---------------------------------------------------------------------------------------- issuing
+
+
+def issue(
+    label: str,
+    type_name: str,
+    claims: Mapping[str, Any],
+    *,
+    issuer: str = "issuer-es256",
+    holder: str | None = "holder-es256",
+    valid_from: int = REF_VALID_FROM,
+    valid_until: int = REF_VALID_UNTIL,
+    issued_at: int = ISSUED_AT,
+    derive: Sequence[str] = (),
+    status: StatusReference | None = None,
+) -> Credential:
+    return Issuer(key(issuer), types=TYPES, random_bytes=fixed_random(label)).issue(
+        type_name,
+        claims,
+        holder_key=None if holder is None else key(holder).public_key,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        now=issued_at,
+        derive=derive,
+        status=status,
+    )
+
+
+def payload_of(text: str) -> bytes:
+    """The payload of an ``EC1:`` text; ValueError when the text does not carry one."""
+    prefix, _, body = text.partition(":")
+    if prefix != "EC1" or not body.isascii() or not body.isdigit() or body[0] == "0":
+        raise ValueError("not an EC1 text")
+    number = int(body)
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    if raw[0] != 0x01:
+        raise ValueError("no sentinel byte")
+    return raw[1:]
+
+
+# -------------------------------------------------------------------------------------- forging
+
+
+class Raw(bytes):
+    """Pre-encoded msgpack bytes placed as they are (non-canonical or otherwise forged encodings)."""
+
+
+HEADER_FIELDS = ("type_id", "kid", "serial", "issued_at", "valid_from", "valid_until", "present", "holder", "status")
+
+
+@dataclasses.dataclass(frozen=True)
+class Material:
+    """Everything the issuer committed to: header fields, wire claim values by index, the root seed."""
+
+    ctype: CredentialType
+    header: tuple[Any, ...]
+    claims: Mapping[int, Any]
+    root_seed: bytes
+
+    @classmethod
+    def of(cls, credential: Credential) -> Material:
+        wire = decode_payload(credential.encoded)
+        ctype = TYPES.by_id(wire.header.type_id)
+        assert ctype is not None
+        indices = tree.bits(wire.header.present)
+        return cls(ctype, tuple(wire.header.to_wire()), dict(zip(indices, wire.values, strict=True)), wire.seeds[1])
+
+    def replace(self, **fields: Any) -> Material:
+        header = list(self.header)
+        for name, value in fields.items():
+            header[HEADER_FIELDS.index(name)] = value
+        return dataclasses.replace(self, header=tuple(header))
+
+    def with_claim(self, index: int, wire_value: Any) -> Material:
+        return dataclasses.replace(self, claims={**self.claims, index: wire_value})
+
+    @property
+    def depth(self) -> int:
+        return tree.tree_depth(len(self.ctype.claims))
+
+    @property
+    def present(self) -> int:
+        return int(self.header[6])
+
+    def _salts(self) -> dict[int, bytes]:
+        return tree.leaf_salts(self.depth, {tree.ROOT: self.root_seed}, self.present)
+
+    def _value_bytes(self, index: int) -> bytes:
+        return pack(self.claims[index])
+
+    def node_hash(self, node: int) -> bytes:
+        return tree.node_hash(self.depth, node, self.present, self._salts(), self._value_bytes, {})
+
+    def seed(self, node: int) -> bytes:
+        return tree.node_seed(self.root_seed, node)
+
+    def leaf(self, index: int) -> int:
+        """The node id of claim ``index``'s leaf."""
+        return int(tree.ARITY**self.depth) + index
+
+    def root(self) -> bytes:
+        return self.node_hash(tree.ROOT)
+
+    def sign(self, issuer: str, header_bytes: bytes | None = None) -> bytes:
+        """The issuer's signature over these header bytes (canonical unless given) and the root."""
+        return sign_credential(
+            key(issuer), pack(list(self.header)) if header_bytes is None else header_bytes, self.root()
+        )
+
+    def disclosure(self, disclosed: int) -> tuple[list[Any], dict[int, bytes], dict[int, bytes]]:
+        """Values, open-cover seeds and closed-cover hashes for a disclosed set (a bit mask)."""
+        depth, present = self.depth, self.present
+        values = [self.claims[i] for i in tree.bits(present) if disclosed >> i & 1]
+        seeds = {node: self.seed(node) for node in tree.open_cover(depth, present, disclosed)}
+        nodes = {node: self.node_hash(node) for node in tree.closed_cover(depth, present, disclosed)}
+        return values, seeds, nodes
+
+    def mask(self, names: Iterable[str]) -> int:
+        return sum(1 << self.ctype.index_of(name) for name in names)
+
+
+def encode(items: Sequence[Any]) -> bytes:
+    """A msgpack array of the items (each packed canonically unless it is Raw)."""
+    assert len(items) < 16
+    return bytes((0x90 | len(items),)) + b"".join(i if isinstance(i, Raw) else pack(i) for i in items)
+
+
+def items(
+    material: Material,
+    issuer_signature: bytes,
+    disclosed: int,
+    *,
+    presented_at: int = PRESENTED_AT,
+    lifetime: int = LIFETIME,
+    binding: list[Any] | None = None,
+) -> list[Any]:
+    """The nine fields of a presentation, holder signature still a zero placeholder."""
+    values, seeds, nodes = material.disclosure(disclosed)
+    return [list(material.header), values, seeds, nodes, issuer_signature, presented_at, lifetime, binding, bytes(64)]
+
+
+def seal(fields: Sequence[Any], holder: str | None, context: bytes = PRESENTATION_CONTEXT) -> bytes:
+    """Encode and let the holder sign every byte before the signature field (as SPEC 3.4 says)."""
+    data = encode(fields)
+    if holder is None:
+        return data
+    assert data[-SIGNATURE_FIELD:-64] == b"\xc4\x40"
+    return data[:-64] + key(holder).sign(context + data[:-SIGNATURE_FIELD])
+
+
+def resign(payload: bytes, holder: str) -> bytes:
+    return payload[:-64] + key(holder).sign(PRESENTATION_CONTEXT + payload[:-SIGNATURE_FIELD])
+
+
+def raw_map(pairs: Sequence[tuple[int, bytes]]) -> Raw:
+    """A msgpack map written pair by pair, in the given order (duplicates allowed)."""
+    assert len(pairs) < 16
+    return Raw(bytes((0x80 | len(pairs),)) + b"".join(pack(k) + pack(v) for k, v in pairs))
+
+
+# ------------------------------------------------------------------------------------ vector model
+
+
+@dataclasses.dataclass
+class Case:
+    """One vector as the generator describes it, before it is checked and written."""
+
+    description: str
+    text: str | list[str]  # a list for a replay case
+    result: str | list[str]  # "valid" or an ErrorCode value (a list for a replay case)
+    stage: str | None = None  # the stage that fails (None when valid; the last text's for a replay case)
+    trust: TrustStore = dataclasses.field(default_factory=standard_trust)
+    policy: dict[str, Any] = dataclasses.field(default_factory=dict)
+    now: int = NOW
+    nonce: bytes | None = None
+    payload: bytes | None = None  # the payload a non-decodable text was made from
+    claims: Mapping[str, Any] | None = None  # expected disclosed claims (Python values) of a valid case
+    withheld: Sequence[str] = ()
+    types: Sequence[CredentialType] = ()
+
+
+CASES: list[tuple[str, Callable[[], Case]]] = []
+
+
+def case(name: str) -> Callable[[Callable[[], Case]], Callable[[], Case]]:
+    def register(build: Callable[[], Case]) -> Callable[[], Case]:
+        CASES.append((name, build))
+        return build
+
+    return register
+
+
+def type_named(name: str) -> CredentialType:
+    ctype = TYPES.by_name(name)
+    assert ctype is not None
+    return ctype
+
+
+DL = type_named("driving-licence")
+BL = type_named("business-licence")
+MC = type_named("marriage-certificate")
+RP = type_named("residence-permit")
+
+
+def selected(claims: Mapping[str, Any], ctype: CredentialType, names: Iterable[str] | None) -> dict[str, Any]:
+    """The expected disclosed claims: the named ones (all when None), in the type's claim order."""
+    wanted = set(claims) if names is None else set(names)
+    return {c.name: claims[c.name] for c in ctype.claims if c.name in wanted and c.name in claims}
+
+
+def withheld_names(claims: Mapping[str, Any], ctype: CredentialType, names: Iterable[str] | None) -> list[str]:
+    shown = selected(claims, ctype, names)
+    return [c.name for c in ctype.claims if c.name in claims and c.name not in shown]
+
+
+def reference(label: str = "reference", **options: Any) -> Credential:
+    return issue(label, "driving-licence", REFERENCE_LICENCE, **options)
+
+
+def show(
+    credential: Credential,
+    holder: str | None = "holder-es256",
+    *,
+    presented_at: int = PRESENTED_AT,
+    lifetime: int = LIFETIME,
+    names: Iterable[str] | None = None,
+    profile: str | None = None,
+    nonce: bytes | None = None,
+    audience: str | None = None,
+) -> str:
+    """A genuine presentation made with the public wallet API."""
+    return present(
+        credential,
+        None if holder is None else key(holder),
+        now=presented_at,
+        lifetime=lifetime,
+        disclose=None if names is None or profile is not None else list(names),
+        profile=profile,
+        nonce=nonce,
+        audience=audience,
+        types=TYPES,
+    )
+
+
+def valid_case(
+    description: str,
+    credential: Credential,
+    claims: Mapping[str, Any],
+    ctype: CredentialType,
+    *,
+    names: Iterable[str] | None = None,
+    holder: str | None = "holder-es256",
+    profile: str | None = None,
+    nonce: bytes | None = None,
+    audience: str | None = None,
+    presented_at: int = PRESENTED_AT,
+    lifetime: int = LIFETIME,
+    **case_fields: Any,
+) -> Case:
+    """A genuine presentation that must verify, with the claims it must disclose."""
+    names = list(ctype.profiles[profile]) if profile is not None else None if names is None else list(names)
+    text = show(
+        credential,
+        holder,
+        presented_at=presented_at,
+        lifetime=lifetime,
+        names=names,
+        profile=profile,
+        nonce=nonce,
+        audience=audience,
+    )
+    return Case(
+        description,
+        text,
+        "valid",
+        nonce=nonce,
+        claims=selected(claims, ctype, names),
+        withheld=withheld_names(claims, ctype, names),
+        **case_fields,
+    )
+
+
+def reject(description: str, code: ErrorCode, stage: str, forged: str | bytes, **case_fields: Any) -> Case:
+    """A vector that must fail with ``code``; ``forged`` is the payload (bytes) or the QR text itself."""
+    text = text_from_payload(forged) if isinstance(forged, bytes) else forged
+    return Case(description, text, code.value, stage, **case_fields)
+
+
+# ---------------------------------------------------------------------------------- positive cases
+
+
+@case("driving-licence-full")
+def _() -> Case:
+    return valid_case(
+        "The reference driving licence (ES256 issuer, ES256 holder key), every claim disclosed.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+    )
+
+
+@case("driving-licence-driving-check")
+def _() -> Case:
+    return valid_case(
+        "The reference licence shown with the driving-check profile (claims 0-3: one seed, for node 4).",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="driving-check",
+    )
+
+
+@case("driving-licence-name")
+def _() -> Case:
+    return valid_case(
+        "The reference licence shown with the name profile (claims 0-1: seeds for leaves 16 and 17).",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+    )
+
+
+@case("driving-licence-nothing-disclosed")
+def _() -> Case:
+    return valid_case(
+        "The reference licence with no claim disclosed: seeds {}, nodes {1: root}. Proves possession only.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        names=[],
+    )
+
+
+@case("driving-licence-scattered")
+def _() -> Case:
+    return valid_case(
+        "Three claims from different blocks (family_name, licence_number, address): seeds and hashes at two levels.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        names=["family_name", "licence_number", "address"],
+    )
+
+
+@case("driving-licence-ed25519")
+def _() -> Case:
+    return valid_case(
+        "The reference licence signed by an Ed25519 issuer key and bound to an Ed25519 holder key.",
+        reference("reference-ed25519", issuer="issuer-ed25519", holder="holder-ed25519"),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-ed25519",
+    )
+
+
+@case("mixed-es256-issuer-ed25519-holder")
+def _() -> Case:
+    return valid_case(
+        "ES256 issuer, Ed25519 holder key; driving-check profile.",
+        reference("reference-ed25519-holder", holder="holder-ed25519"),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-ed25519",
+        profile="driving-check",
+    )
+
+
+@case("mixed-ed25519-issuer-es256-holder")
+def _() -> Case:
+    return valid_case(
+        "Ed25519 issuer, ES256 holder key; every claim.",
+        reference("reference-ed25519-issuer", issuer="issuer-ed25519"),
+        REFERENCE_LICENCE,
+        DL,
+    )
+
+
+NONCE = hashlib.sha256(b"econsent test nonce").digest()[:16]
+OTHER_NONCE = hashlib.sha256(b"econsent test nonce, another").digest()[:16]
+AUDIENCE = "sh-huangpu-dmv-counter-07"
+OTHER_AUDIENCE = "sh-pudong-dmv-counter-02"
+
+
+@case("nonce-and-audience")
+def _() -> Case:
+    return valid_case(
+        "A presentation bound to the verifier's 16-byte nonce and to its audience; the policy names the audience.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="driving-check",
+        nonce=NONCE,
+        audience=AUDIENCE,
+        policy={"audience": AUDIENCE},
+    )
+
+
+def business_licence() -> Credential:
+    return issue(
+        "business",
+        "business-licence",
+        BUSINESS_LICENCE,
+        issuer="issuer-ed25519",
+        holder=None,
+        valid_from=unix("2018-07-01T00:00:00+08:00"),
+        valid_until=unix("2038-06-30T00:00:00+08:00"),
+    )
+
+
+@case("bearer-business-licence")
+def _() -> Case:
+    return valid_case(
+        "A bearer business licence (no holder key: a printed certificate, 5 payload fields), every claim; the "
+        "policy accepts bearer codes. Freshness is skipped: a bearer code has no presentation time.",
+        business_licence(),
+        BUSINESS_LICENCE,
+        BL,
+        holder=None,
+        policy={"accept_bearer": True},
+    )
+
+
+def every_kind() -> Credential:
+    return issue(
+        "every-kind",
+        "every-kind",
+        EVERY_KIND_CLAIMS,
+        valid_from=unix("2024-01-01T00:00:00+00:00"),
+        valid_until=unix("2034-01-01T00:00:00+00:00"),
+    )
+
+
+@case("every-claim-kind")
+def _() -> Case:
+    return valid_case(
+        "A deployment-defined type (id 1000, its definition in `types`) with every claim kind: extreme ints, "
+        "booleans, dates before 1970, bytes, every list kind and an empty list; ASCII, Latin and emoji text stay "
+        "UTF-8 (str), Chinese and mixed text go compact (GB18030 bin). 19 claims: a depth-3 tree.",
+        every_kind(),
+        EVERY_KIND_CLAIMS,
+        EVERY_KIND,
+        types=[EVERY_KIND],
+    )
+
+
+@case("every-claim-kind-partial")
+def _() -> Case:
+    return valid_case(
+        "The every-kind credential with four scattered claims disclosed: seeds and hashes at three levels.",
+        every_kind(),
+        EVERY_KIND_CLAIMS,
+        EVERY_KIND,
+        names=["chinese_text", "int_min", "date_before_1970", "empty_list"],
+        types=[EVERY_KIND],
+    )
+
+
+@case("derived-age-over-18")
+def _() -> Case:
+    return valid_case(
+        "age_over_18 and age_over_60 derived by the issuer from birth_date on the UTC day of issuance; the "
+        "age-check profile shows age_over_18 only.",
+        reference("reference-age", derive=["age_over_18", "age_over_60"]),
+        {**REFERENCE_LICENCE, "age_over_18": True, "age_over_60": False},
+        DL,
+        profile="age-check",
+    )
+
+
+@case("marriage-certificate")
+def _() -> Case:
+    return valid_case(
+        "A marriage certificate (Ed25519 issuer, ES256 holder) shown with the married-to profile.",
+        issue(
+            "marriage",
+            "marriage-certificate",
+            MARRIAGE_CERTIFICATE,
+            issuer="issuer-ed25519",
+            valid_from=unix("2021-05-20T00:00:00+08:00"),
+            valid_until=unix("2121-05-20T00:00:00+08:00"),
+        ),
+        MARRIAGE_CERTIFICATE,
+        MC,
+        profile="married-to",
+    )
+
+
+@case("residence-permit")
+def _() -> Case:
+    return valid_case(
+        "A residence permit (Latin-script names stay UTF-8; ES256 issuer, Ed25519 holder), residence-check profile.",
+        issue(
+            "residence",
+            "residence-permit",
+            RESIDENCE_PERMIT,
+            holder="holder-ed25519",
+            valid_from=unix("2023-03-01T00:00:00+08:00"),
+            valid_until=unix("2028-03-01T00:00:00+08:00"),
+        ),
+        RESIDENCE_PERMIT,
+        RP,
+        holder="holder-ed25519",
+        profile="residence-check",
+    )
+
+
+@case("phone-clock-ahead-by-leeway")
+def _() -> Case:
+    return valid_case(
+        "presented_at is exactly clock_leeway (30 s) ahead of the verifier's clock: the last accepted offset.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+        presented_at=NOW + LEEWAY,
+    )
+
+
+@case("last-second-of-freshness")
+def _() -> Case:
+    return valid_case(
+        "Verified at presented_at + lifetime + clock_leeway exactly: the last accepted second.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+        now=PRESENTED_AT + LIFETIME + LEEWAY,
+    )
+
+
+@case("first-second-of-validity")
+def _() -> Case:
+    return valid_case(
+        "Verified at valid_from exactly (no leeway applies to valid_from).",
+        reference("reference-starts-now", valid_from=NOW),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+    )
+
+
+@case("last-second-of-validity")
+def _() -> Case:
+    return valid_case(
+        "Verified at valid_until exactly (no leeway applies to valid_until).",
+        reference("reference-ends-now", valid_until=NOW),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+    )
+
+
+@case("lifetime-at-maximum")
+def _() -> Case:
+    return valid_case(
+        "A presentation claiming exactly the policy's max_lifetime (the default 300 s).",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        profile="name",
+        lifetime=MAX_LIFETIME,
+    )
+
+
+def high_s(signature: bytes) -> bytes:
+    """The other valid ECDSA signature (r, n - s), chosen so that s > n / 2."""
+    s = int.from_bytes(signature[32:], "big")
+    return signature[:32] + (s if s > P256_ORDER // 2 else P256_ORDER - s).to_bytes(32, "big")
+
+
+@case("ecdsa-high-s-signatures")
+def _() -> Case:
+    m = material()
+    data = seal(items(m, high_s(m.sign("issuer-es256")), m.present), "holder-es256")
+    return Case(
+        "Issuer and holder ES256 signatures both with s > n/2: SPEC 6 asks only 0 < r, s < n, so a verifier "
+        "must not insist on low-S (ECDSA malleability is why replay fingerprints exclude the signature).",
+        text_from_payload(data[:-64] + high_s(data[-64:])),
+        "valid",
+        claims=selected(REFERENCE_LICENCE, DL, None),
+        withheld=[],
+    )
+
+
+@case("status-reference")
+def _() -> Case:
+    return valid_case(
+        "A licence whose header carries a revocation status reference [list_id 7, index 4294967295] (status "
+        "lists themselves are not checked by v1 verifiers; the verdict reports the reference).",
+        reference("reference-status", status=StatusReference(7, 2**32 - 1)),
+        REFERENCE_LICENCE,
+        DL,
+        profile="driving-check",
+    )
+
+
+@case("replayed")
+def _() -> Case:
+    original = show(reference(), profile="driving-check")
+    payload = payload_of(original)
+    copy = text_from_payload(resign(payload, "holder-es256"))
+    assert copy != original
+    return Case(
+        "Replay (SPEC 7, step 23): run both texts, in order, through ONE Verifier with a MemoryReplayCache at the "
+        "same time. The second is the first re-signed by the holder over the same signed bytes (a new ECDSA "
+        "signature): same fingerprint, so it is REPLAYED although its signature is valid.",
+        [original, copy],
+        ["valid", ErrorCode.REPLAYED.value],
+        "policy",
+        claims=selected(REFERENCE_LICENCE, DL, DL.profiles["driving-check"]),
+        withheld=withheld_names(REFERENCE_LICENCE, DL, DL.profiles["driving-check"]),
+    )
+
+
+# ------------------------------------------------------------------------------- negative: text form
+
+
+def reference_presentation(**options: Any) -> bytes:
+    return payload_of(show(reference(), **options))
+
+
+@case("too-large-text")
+def _() -> Case:
+    return reject(
+        "A text of 3,707 characters, one more than any valid code (checked before anything else).",
+        ErrorCode.TOO_LARGE,
+        "text",
+        "EC1:1" + "0" * 3702,
+    )
+
+
+@case("too-large-payload")
+def _() -> Case:
+    payload = reference_presentation()
+    payload += bytes(1537 - len(payload))
+    text = "EC1:" + str(int.from_bytes(b"\x01" + payload, "big"))
+    assert len(text) <= 3706
+    return reject(
+        "A 1,537-byte payload (a presentation padded with zero bytes): the text is within 3,706 characters, the "
+        "payload one byte over 1,536.",
+        ErrorCode.TOO_LARGE,
+        "payload",
+        text,
+        payload=payload,
+    )
+
+
+def digits(payload: bytes) -> str:
+    return str(int.from_bytes(b"\x01" + payload, "big"))
+
+
+@case("unsupported-version")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "A valid presentation's digits under the prefix EC2: (a future format version).",
+        ErrorCode.UNSUPPORTED_VERSION,
+        "text",
+        "EC2:" + digits(payload),
+        payload=payload,
+    )
+
+
+@case("bad-prefix-lowercase")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "A valid presentation's digits under 'ec1:': the prefix is case-sensitive.",
+        ErrorCode.MALFORMED,
+        "text",
+        "ec1:" + digits(payload),
+        payload=payload,
+    )
+
+
+@case("leading-zero")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "A valid presentation's digits with a leading '0' added (the same integer, another text).",
+        ErrorCode.MALFORMED,
+        "text",
+        "EC1:0" + digits(payload),
+        payload=payload,
+    )
+
+
+@case("non-digit")
+def _() -> Case:
+    payload = reference_presentation()
+    body = digits(payload)
+    return reject(
+        "A valid presentation's digits with the 11th digit replaced by the letter 'O'.",
+        ErrorCode.MALFORMED,
+        "text",
+        "EC1:" + body[:10] + "O" + body[11:],
+        payload=payload,
+    )
+
+
+@case("fullwidth-digit")
+def _() -> Case:
+    payload = reference_presentation()
+    body = digits(payload)
+    fullwidth = chr(0xFF10 + int(body[10]))
+    return reject(
+        "A valid presentation's digits with the 11th digit replaced by the same FULLWIDTH digit (U+FF10..U+FF19): "
+        "many int() functions accept it; only ASCII 0-9 are allowed.",
+        ErrorCode.MALFORMED,
+        "text",
+        "EC1:" + body[:10] + fullwidth + body[11:],
+        payload=payload,
+    )
+
+
+@case("missing-sentinel")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "The digits of the payload without the 0x01 sentinel byte in front (the integer starts 0x99).",
+        ErrorCode.MALFORMED,
+        "text",
+        "EC1:" + str(int.from_bytes(payload, "big")),
+        payload=payload,
+    )
+
+
+# ---------------------------------------------------------------------------- negative: payload form
+
+
+def material(label: str = "reference", **options: Any) -> Material:
+    return Material.of(reference(label, **options))
+
+
+def presentation(
+    m: Material,
+    disclosed: int | None = None,
+    *,
+    issuer: str = "issuer-es256",
+    issuer_signature: bytes | None = None,
+    holder: str | None = "holder-es256",
+    edit: Callable[[list[Any]], None] | None = None,
+    **proof: Any,
+) -> bytes:
+    """A presentation of ``m``, optionally edited before the holder signs it.
+
+    The issuer signs ``m`` as it stands unless ``issuer_signature`` is given (the original signature
+    kept over forged content).
+    """
+    signature = m.sign(issuer) if issuer_signature is None else issuer_signature
+    fields = items(m, signature, m.present if disclosed is None else disclosed, **proof)
+    if edit is not None:
+        edit(fields)
+    return seal(fields, holder)
+
+
+def name_profile(m: Material) -> int:
+    return m.mask(DL.profiles["name"])
+
+
+def driving_check(m: Material) -> int:
+    return m.mask(DL.profiles["driving-check"])
+
+
+@case("trailing-byte")
+def _() -> Case:
+    return reject(
+        "A valid presentation with one byte (0xc0, nil) appended after the msgpack array.",
+        ErrorCode.MALFORMED,
+        "payload",
+        reference_presentation() + b"\xc0",
+    )
+
+
+@case("non-canonical-int")
+def _() -> Case:
+    m = material()
+    header = pack(list(m.header))
+    assert header[:2] == b"\x99\x01"
+    long_header = b"\x99\xcd\x00\x01" + header[2:]
+    fields = items(m, m.sign("issuer-es256", long_header), m.present)
+    fields[0] = Raw(long_header)
+    return reject(
+        "type_id 1 encoded as uint16 (cd 00 01) instead of a positive fixint; the issuer signed these exact header "
+        "bytes and the holder signed the presentation, so only canonical form fails.",
+        ErrorCode.MALFORMED,
+        "payload",
+        seal(fields, "holder-es256"),
+    )
+
+
+@case("unordered-map-keys")
+def _() -> Case:
+    m = material()
+
+    def descending(fields: list[Any]) -> None:
+        fields[3] = raw_map(sorted(fields[3].items(), reverse=True))
+
+    return reject(
+        "driving-check presentation whose nodes map is written {6: ..., 5: ...} (keys descending); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, driving_check(m), edit=descending),
+    )
+
+
+@case("duplicate-map-key")
+def _() -> Case:
+    m = material()
+
+    def duplicate(fields: list[Any]) -> None:
+        pairs = sorted(fields[3].items())
+        fields[3] = raw_map([pairs[0], *pairs])
+
+    return reject(
+        "driving-check presentation whose nodes map holds key 5 twice (same hash); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, driving_check(m), edit=duplicate),
+    )
+
+
+@case("float-time")
+def _() -> Case:
+    m = material()
+
+    def as_float(fields: list[Any]) -> None:
+        fields[5] = Raw(b"\xcb" + struct.pack(">d", float(PRESENTED_AT)))
+
+    return reject(
+        "presented_at written as a float64 (cb ...) of the right value; holder-signed. Floats are never allowed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=as_float),
+    )
+
+
+@case("ext-type-time")
+def _() -> Case:
+    m = material()
+
+    def as_timestamp(fields: list[Any]) -> None:
+        fields[5] = Raw(b"\xd6\xff" + PRESENTED_AT.to_bytes(4, "big"))
+
+    return reject(
+        "presented_at written as a msgpack timestamp extension (ext type -1, d6 ff); holder-signed. No extension "
+        "type is allowed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=as_timestamp),
+    )
+
+
+@case("wrong-header-length")
+def _() -> Case:
+    m = material()
+    header8 = list(m.header[:8])
+    fields = items(m, m.sign("issuer-es256", pack(header8)), m.present)
+    fields[0] = header8
+    return reject(
+        "A header of 8 elements (the status field left out), signed by the issuer; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        seal(fields, "holder-es256"),
+    )
+
+
+@case("payload-eight-fields")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "A presentation with the holder signature field removed: an array of 8 elements.",
+        ErrorCode.MALFORMED,
+        "payload",
+        bytes((0x98,)) + payload[1:-SIGNATURE_FIELD],
+    )
+
+
+@case("unknown-holder-algorithm")
+def _() -> Case:
+    m = material().replace(holder=b"\x03" + KEYS["holder-ed25519"].public_key.raw)
+    return reject(
+        "Holder key with algorithm byte 0x03 (only 0x01 ES256 and 0x02 Ed25519 exist) before an Ed25519 key; "
+        "issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, holder="holder-ed25519"),
+    )
+
+
+@case("holder-signature-der")
+def _() -> Case:
+    m = material()
+    data = presentation(m, name_profile(m), holder=None)
+    signed = data[:-SIGNATURE_FIELD]
+    raw = key("holder-es256").sign(PRESENTATION_CONTEXT + signed)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    return reject(
+        "The holder signature as DER (what phone keystores return) instead of raw r || s: a bin of 70-72 bytes.",
+        ErrorCode.MALFORMED,
+        "payload",
+        signed + pack(der),
+    )
+
+
+@case("nonce-too-short")
+def _() -> Case:
+    m = material()
+    return reject(
+        "binding [7-byte nonce, nil]: a nonce has 8 to 32 bytes; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), binding=[NONCE[:7], None]),
+    )
+
+
+@case("lifetime-zero")
+def _() -> Case:
+    m = material()
+    return reject(
+        "lifetime 0 (the range is 1..86400); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), lifetime=0),
+    )
+
+
+@case("empty-binding")
+def _() -> Case:
+    m = material()
+    return reject(
+        "binding [nil, nil]: a binding must set a nonce or an audience (else it is nil); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), binding=[None, None]),
+    )
+
+
+@case("unknown-type")
+def _() -> Case:
+    m = material().replace(type_id=999)
+    return reject(
+        "type_id 999 (reserved, undefined) with driving-licence claims; issuer- and holder-signed.",
+        ErrorCode.UNKNOWN_TYPE,
+        "payload",
+        presentation(m),
+    )
+
+
+@case("status-list-id-out-of-range")
+def _() -> Case:
+    m = material().replace(status=[65536, 0])
+    return reject(
+        "Status reference [65536, 0]: list ids are 0..65535. Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m),
+    )
+
+
+# ---------------------------------------------------------------------------- negative: issuer side
+
+
+@case("unknown-issuer-key")
+def _() -> Case:
+    credential = reference("reference-rogue", issuer="rogue-issuer-es256")
+    return reject(
+        "A well-formed presentation of a licence signed by a key that is not in the trust store.",
+        ErrorCode.UNKNOWN_KEY,
+        "issuer_signature",
+        show(credential),
+    )
+
+
+@case("issuer-algorithm-not-allowed")
+def _() -> Case:
+    return reject(
+        "The reference presentation (ES256 issuer key) to a verifier whose policy allows only Ed25519 issuers.",
+        ErrorCode.ALGORITHM_NOT_ALLOWED,
+        "issuer_signature",
+        show(reference()),
+        policy={"issuer_algorithms": ["Ed25519"]},
+    )
+
+
+@case("holder-algorithm-not-allowed")
+def _() -> Case:
+    return reject(
+        "A licence bound to an Ed25519 holder key, to a verifier whose policy allows only ES256 holder keys (SPEC "
+        "7 step 9, before the disclosure and the issuer signature are checked).",
+        ErrorCode.ALGORITHM_NOT_ALLOWED,
+        "issuer_signature",
+        show(reference("reference-ed25519-holder", holder="holder-ed25519"), "holder-ed25519"),
+        policy={"holder_algorithms": ["ES256"]},
+    )
+
+
+@case("type-not-allowed")
+def _() -> Case:
+    return reject(
+        "The reference presentation against a trust store in which the ES256 issuer key may sign business licences "
+        "only.",
+        ErrorCode.TYPE_NOT_ALLOWED,
+        "issuer_signature",
+        show(reference()),
+        trust=TrustStore([issuer_es256_entry(types=["business-licence"]), issuer_ed25519_entry()]),
+    )
+
+
+@case("key-not-valid")
+def _() -> Case:
+    return reject(
+        "The reference presentation against a trust store in which the issuer key's signing window ended one "
+        "second before the credential's issued_at.",
+        ErrorCode.KEY_NOT_VALID,
+        "issuer_signature",
+        show(reference()),
+        trust=TrustStore([issuer_es256_entry(window=(KEY_FROM, ISSUED_AT - 1)), issuer_ed25519_entry()]),
+    )
+
+
+@case("validity-window-empty")
+def _() -> Case:
+    m = material().replace(valid_from=NOW, valid_until=NOW)
+    return reject(
+        "valid_from == valid_until (== now): the window must satisfy valid_from < valid_until. Issuer- and "
+        "holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("bitmap-names-undefined-claim")
+def _() -> Case:
+    m = material()
+    forged = m.with_claim(12, True).replace(present=m.present | 1 << 12)
+    return reject(
+        "The issuer-signed bitmap sets bit 12; the driving licence defines claims 0-11 only. Claim 12 is withheld "
+        "(its hash is in node 7). Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(forged, m.present),
+    )
+
+
+@case("claim-never-issued")
+def _() -> Case:
+    m = material()
+
+    def add_claim(fields: list[Any]) -> None:
+        fields[1].append(True)
+        fields[2][m.leaf(9)] = m.seed(m.leaf(9))
+
+    return reject(
+        "name presentation plus a seed for leaf 25 and a value true for claim 9 (age_over_18), which the bitmap "
+        "does not name: the disclosed set is the present leaves below the seeds, so there is one value too many. "
+        "Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=add_claim),
+    )
+
+
+@case("seeds-not-canonical-cover")
+def _() -> Case:
+    m = material()
+
+    def split(fields: list[Any]) -> None:
+        fields[2] = {m.leaf(i): m.seed(m.leaf(i)) for i in range(4)}
+
+    return reject(
+        "driving-check (claims 0-3) with the seeds of leaves 16-19 instead of the seed of node 4: the same claims "
+        "and root, but not the canonical open cover. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, driving_check(m), edit=split),
+    )
+
+
+@case("seed-for-withheld-claim")
+def _() -> Case:
+    m = material()
+
+    def leak(fields: list[Any]) -> None:
+        fields[2] = dict(sorted({**fields[2], m.leaf(2): m.seed(m.leaf(2))}.items()))
+
+    return reject(
+        "name presentation that also carries the seed of leaf 18 (vehicle_classes, withheld: its hash stays in "
+        "nodes). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=leak),
+    )
+
+
+@case("extra-node-hash")
+def _() -> Case:
+    m = material()
+
+    def extra(fields: list[Any]) -> None:
+        fields[3] = dict(sorted({**fields[3], 7: m.node_hash(7)}.items()))
+
+    return reject(
+        "name presentation with an extra hash for node 7 (claims 12-15, none present: the constant height-1 hash, "
+        "so the root is unchanged). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=extra),
+    )
+
+
+@case("missing-node-hash")
+def _() -> Case:
+    m = material()
+
+    def drop(fields: list[Any]) -> None:
+        del fields[3][6]
+
+    return reject(
+        "name presentation without the hash of node 6 (claim 8, address, withheld). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=drop),
+    )
+
+
+@case("value-count-mismatch")
+def _() -> Case:
+    m = material()
+
+    def drop(fields: list[Any]) -> None:
+        fields[1].pop()
+
+    return reject(
+        "driving-check presentation (seed of node 4: claims 0-3) carrying 3 values. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, driving_check(m), edit=drop),
+    )
+
+
+@case("repeated-claim")
+def _() -> Case:
+    m = material()
+
+    def repeat(fields: list[Any]) -> None:
+        fields[1].insert(0, fields[1][0])
+
+    return reject(
+        "name presentation whose values are [family_name, family_name, given_name]. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=repeat),
+    )
+
+
+@case("compact-text-sent-as-str")
+def _() -> Case:
+    m = material().with_claim(0, REFERENCE_LICENCE["family_name"])
+    return reject(
+        "family_name '张' as a UTF-8 msgpack str although its compact GB18030 form is shorter (one wire form per "
+        "text). Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("ascii-text-sent-as-bin")
+def _() -> Case:
+    m = material().with_claim(5, REFERENCE_LICENCE["licence_number"].encode("ascii"))
+    return reject(
+        "licence_number (ASCII) as a msgpack bin: compact form is only for text it makes shorter. Issuer- and "
+        "holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("value-of-wrong-kind")
+def _() -> Case:
+    m = material().with_claim(3, "2029-01-15")
+    return reject(
+        "expiry_date (kind date: a day count) as the text '2029-01-15'. Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("text-claim-too-long")
+def _() -> Case:
+    m = material().with_claim(8, "Room 502, " + "x" * 503)
+    return reject(
+        "address of 513 ASCII bytes (a text claim holds at most 512 bytes on the wire). Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("list-claim-too-long")
+def _() -> Case:
+    m = material().with_claim(2, ["C1"] * 33)
+    return reject(
+        "vehicle_classes with 33 items (a list claim holds at most 32). Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+    )
+
+
+@case("bytes-claim-too-long")
+def _() -> Case:
+    m = material()
+    forged = m.with_claim(11, bytes(range(256)) + b"\x00").replace(present=m.present | 1 << 11)
+    return reject(
+        "portrait of 257 bytes (a bytes claim holds at most 256). Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(forged),
+    )
+
+
+@case("nested-list-claim")
+def _() -> Case:
+    m = material().with_claim(2, [["C1"], "D"])
+    return reject(
+        "vehicle_classes [['C1'], 'D']: lists are flat. Issuer- and holder-signed. (This implementation rejects "
+        "nested arrays while parsing the payload, before any key is looked up.)",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m),
+    )
+
+
+@case("int-claim-out-of-range")
+def _() -> Case:
+    m = Material.of(every_kind()).with_claim(EVERY_KIND.index_of("int_max"), 2**63)
+    return reject(
+        "Every-kind credential whose int_max is 2^63 (a uint64 on the wire; int claims are -2^63..2^63-1). "
+        "Issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m),
+        types=[EVERY_KIND],
+    )
+
+
+@case("changed-claim-value")
+def _() -> Case:
+    m = material()
+    forged = m.with_claim(0, "王".encode("gb18030"))
+    return reject(
+        "family_name changed from 张 to 王 under the original issuer signature; the holder re-signed the presentation.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256")),
+    )
+
+
+@case("renamed-claim")
+def _() -> Case:
+    m = material()
+    disclosed = m.mask(["family_name"])
+
+    def rename(fields: list[Any]) -> None:
+        fields[1] = [m.claims[1]]
+        fields[2] = {m.leaf(0): m.seed(m.leaf(1))}
+
+    return reject(
+        "given_name's value and salt shown as claim 0 (family_name): leaf hashes commit to the claim index. "
+        "Holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, disclosed, edit=rename),
+    )
+
+
+@case("claim-moved-from-another-credential")
+def _() -> Case:
+    m = material()
+    other = Material.of(issue("second-licence", "driving-licence", SECOND_LICENCE, holder="other-holder-es256"))
+    disclosed = m.mask(["birth_date"])
+
+    def move(fields: list[Any]) -> None:
+        fields[1] = [other.claims[4]]
+        fields[2] = {m.leaf(4): other.seed(m.leaf(4))}
+
+    return reject(
+        "birth_date (1958-11-02) with its salt taken from another person's licence by the same issuer (as seen in "
+        "one of that holder's presentations), shown on the reference licence. Holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, disclosed, edit=move),
+    )
+
+
+@case("bitmap-flipped")
+def _() -> Case:
+    m = material()
+    forged = m.with_claim(9, True).replace(present=m.present | 1 << 9)
+    return reject(
+        "Bit 9 (age_over_18) set in the bitmap and a value true disclosed with a seed-derived salt, under the "
+        "original issuer signature; holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256")),
+    )
+
+
+@case("validity-extended")
+def _() -> Case:
+    m = material()
+    forged = m.replace(valid_until=unix("2039-01-15T00:00:00+08:00"))
+    return reject(
+        "valid_until moved ten years later under the original issuer signature; holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256")),
+    )
+
+
+@case("issuer-signature-by-other-key")
+def _() -> Case:
+    m = material()
+    return reject(
+        "Header and claims signed by a rogue key while the kid names the trusted ES256 issuer key; holder-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, issuer="rogue-issuer-es256"),
+    )
+
+
+@case("issuer-signature-zero")
+def _() -> Case:
+    m = material()
+    return reject(
+        "An issuer signature of 64 zero bytes (r = s = 0, outside 0 < r, s < n); holder-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, issuer_signature=bytes(64)),
+    )
+
+
+@case("ed25519-issuer-changed-claim")
+def _() -> Case:
+    m = material("reference-ed25519", issuer="issuer-ed25519", holder="holder-ed25519")
+    forged = m.with_claim(4, (dt.date(1975, 3, 14) - dt.date(1970, 1, 1)).days)
+    return reject(
+        "Ed25519 issuer: birth_date changed from 1985-03-14 to 1975-03-14 under the original signature; the "
+        "Ed25519 holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(
+            forged,
+            issuer="issuer-ed25519",
+            holder="holder-ed25519",
+            issuer_signature=m.sign("issuer-ed25519"),
+        ),
+    )
+
+
+# -------------------------------------------------------------------------------- negative: validity
+
+
+@case("not-yet-valid")
+def _() -> Case:
+    return reject(
+        "A licence whose valid_from is one second after the verifier's time (no leeway on valid_from).",
+        ErrorCode.NOT_YET_VALID,
+        "validity",
+        show(reference("reference-starts-later", valid_from=NOW + 1), profile="name"),
+    )
+
+
+@case("issued-in-the-future")
+def _() -> Case:
+    return reject(
+        "A licence issued (issued_at) clock_leeway + 1 s after the verifier's time, by an issuer whose clock was "
+        "ahead; the validity window itself holds.",
+        ErrorCode.NOT_YET_VALID,
+        "validity",
+        show(reference("reference-issued-later", issued_at=NOW + LEEWAY + 1), profile="name"),
+    )
+
+
+@case("expired")
+def _() -> Case:
+    return reject(
+        "A licence whose valid_until is one second before the verifier's time; the presentation itself is fresh.",
+        ErrorCode.EXPIRED,
+        "validity",
+        show(reference("reference-ended", valid_until=NOW - 1), profile="name"),
+    )
+
+
+# ------------------------------------------------------------------------------ negative: holder proof
+
+
+@case("bearer-refused")
+def _() -> Case:
+    return reject(
+        "The bearer business licence to a verifier with the default policy (bearer codes refused).",
+        ErrorCode.BEARER_REFUSED,
+        "holder_signature",
+        show(business_licence(), None),
+    )
+
+
+@case("bearer-with-holder-proof")
+def _() -> Case:
+    m = Material.of(business_licence())
+    return reject(
+        "The bearer business licence (holder nil) with a holder proof appended (9 fields, signed by some ES256 "
+        "key); the policy accepts bearer codes.",
+        ErrorCode.MALFORMED,
+        "holder_signature",
+        presentation(m, issuer="issuer-ed25519"),
+        policy={"accept_bearer": True},
+    )
+
+
+@case("missing-holder-proof")
+def _() -> Case:
+    return reject(
+        "The holder-bound reference licence as issued (5 fields: the credential itself, with the full seed), shown "
+        "without a holder proof.",
+        ErrorCode.MISSING_HOLDER_PROOF,
+        "holder_signature",
+        reference().encoded,
+    )
+
+
+def off_curve_point() -> bytes:
+    for x in range(256):
+        candidate = b"\x02" + x.to_bytes(32, "big")
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), candidate)
+        except ValueError:
+            return candidate
+    raise AssertionError("no x without a point")
+
+
+@case("holder-key-not-on-curve")
+def _() -> Case:
+    m = material().replace(holder=b"\x01" + off_curve_point())
+    return reject(
+        "An issuer-signed holder key 0x01 || 02 || x where no P-256 point has that x; the holder signature is "
+        "zeros (nobody holds that key).",
+        ErrorCode.MALFORMED,
+        "holder_signature",
+        presentation(m, holder=None),
+    )
+
+
+@case("presented-at-changed")
+def _() -> Case:
+    m = material()
+    signed = presentation(m, name_profile(m), presented_at=PRESENTED_AT)
+    fields = items(m, m.sign("issuer-es256"), name_profile(m), presented_at=PRESENTED_AT - 5)
+    return reject(
+        "presented_at moved 5 s earlier after the holder signed (still fresh): the holder signature no longer matches.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        encode(fields)[:-64] + signed[-64:],
+    )
+
+
+@case("signed-by-other-holder-key")
+def _() -> Case:
+    m = material()
+    return reject(
+        "A presentation of the reference licence signed by another holder's ES256 key.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        presentation(m, name_profile(m), holder="other-holder-es256"),
+    )
+
+
+@case("holder-signature-credential-context")
+def _() -> Case:
+    m = material()
+    fields = items(m, m.sign("issuer-es256"), name_profile(m))
+    return reject(
+        "Cross-context: the holder key signed the right bytes under the credential context "
+        "('econsent/v1 credential' 0x00) instead of the presentation context.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        seal(fields, "holder-es256", context=CREDENTIAL_CONTEXT),
+    )
+
+
+@case("holder-signature-without-context")
+def _() -> Case:
+    m = material()
+    fields = items(m, m.sign("issuer-es256"), name_profile(m))
+    return reject(
+        "The holder key signed the payload bytes before the signature field without the context string.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        seal(fields, "holder-es256", context=b""),
+    )
+
+
+@case("ed25519-holder-nonce-changed")
+def _() -> Case:
+    m = material("reference-ed25519", issuer="issuer-ed25519", holder="holder-ed25519")
+    signed = presentation(m, name_profile(m), issuer="issuer-ed25519", holder="holder-ed25519", binding=[NONCE, None])
+    fields = items(m, m.sign("issuer-ed25519"), name_profile(m), binding=[OTHER_NONCE, None])
+    return reject(
+        "Ed25519 holder: the nonce replaced after signing by the nonce this verifier asked for.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        encode(fields)[:-64] + signed[-64:],
+        nonce=OTHER_NONCE,
+    )
+
+
+# -------------------------------------------------------------------------------- negative: freshness
+
+
+@case("lifetime-too-long")
+def _() -> Case:
+    return reject(
+        "A fresh presentation claiming a lifetime of 301 s; the policy's max_lifetime is the default 300 s.",
+        ErrorCode.LIFETIME_TOO_LONG,
+        "freshness",
+        show(reference(), profile="name", lifetime=MAX_LIFETIME + 1),
+    )
+
+
+@case("presentation-from-future")
+def _() -> Case:
+    return reject(
+        "presented_at is clock_leeway + 1 s (31 s) ahead of the verifier's clock.",
+        ErrorCode.PRESENTATION_FROM_FUTURE,
+        "freshness",
+        show(reference(), profile="name", presented_at=NOW + LEEWAY + 1),
+    )
+
+
+@case("stale-presentation")
+def _() -> Case:
+    return reject(
+        "Verified at presented_at + lifetime + clock_leeway + 1 s: one second too late.",
+        ErrorCode.STALE_PRESENTATION,
+        "freshness",
+        show(reference(), profile="name"),
+        now=PRESENTED_AT + LIFETIME + LEEWAY + 1,
+    )
+
+
+# ----------------------------------------------------------------------------------- negative: policy
+
+
+@case("nonce-mismatch")
+def _() -> Case:
+    return reject(
+        "A presentation bound to one nonce, verified by a verifier that asked for another.",
+        ErrorCode.NONCE_MISMATCH,
+        "policy",
+        show(reference(), profile="name", nonce=NONCE),
+        nonce=OTHER_NONCE,
+    )
+
+
+@case("nonce-missing")
+def _() -> Case:
+    return reject(
+        "The verifier asked for a nonce; the presentation carries none.",
+        ErrorCode.NONCE_MISMATCH,
+        "policy",
+        show(reference(), profile="name"),
+        nonce=NONCE,
+    )
+
+
+@case("bearer-cannot-answer-nonce")
+def _() -> Case:
+    return reject(
+        "The bearer business licence to a verifier that accepts bearer codes but asked for a nonce.",
+        ErrorCode.NONCE_MISMATCH,
+        "policy",
+        show(business_licence(), None),
+        policy={"accept_bearer": True},
+        nonce=NONCE,
+    )
+
+
+@case("audience-mismatch")
+def _() -> Case:
+    return reject(
+        "A presentation made for one audience, verified by a verifier with another.",
+        ErrorCode.AUDIENCE_MISMATCH,
+        "policy",
+        show(reference(), profile="name", audience=OTHER_AUDIENCE),
+        policy={"audience": AUDIENCE},
+    )
+
+
+@case("audience-required")
+def _() -> Case:
+    return reject(
+        "The verifier has an audience and so requires codes made for it; the presentation names none.",
+        ErrorCode.AUDIENCE_MISMATCH,
+        "policy",
+        show(reference(), profile="name"),
+        policy={"audience": AUDIENCE},
+    )
+
+
+@case("audience-unexpected")
+def _() -> Case:
+    return reject(
+        "A presentation made for an audience, verified by a verifier without one.",
+        ErrorCode.AUDIENCE_MISMATCH,
+        "policy",
+        show(reference(), profile="name", audience=OTHER_AUDIENCE),
+    )
+
+
+@case("bearer-cannot-name-audience")
+def _() -> Case:
+    return reject(
+        "The bearer business licence to a verifier that accepts bearer codes but has an audience.",
+        ErrorCode.AUDIENCE_MISMATCH,
+        "policy",
+        show(business_licence(), None),
+        policy={"accept_bearer": True, "audience": AUDIENCE},
+    )
+
+
+@case("missing-claims")
+def _() -> Case:
+    return reject(
+        "A driving-check presentation to a verifier that requires birth_date.",
+        ErrorCode.MISSING_CLAIMS,
+        "policy",
+        show(reference(), profile="driving-check"),
+        policy={"required_claims": ["expiry_date", "birth_date"]},
+    )
+
+
+# -------------------------------------------------------------------------------- checking and output
+
+
+def build_policy(document: Mapping[str, Any]) -> Policy:
+    fields = dict(document)
+    for name in ("issuer_algorithms", "holder_algorithms"):
+        if name in fields:
+            fields[name] = frozenset(Algorithm(alg) for alg in fields[name])
+    return Policy(**fields)
+
+
+def build_types(documents: Sequence[Mapping[str, Any]]) -> TypeRegistry:
+    defined = [
+        CredentialType(
+            name=doc["name"],
+            type_id=doc["type_id"],
+            claims=tuple(ClaimSpec(c["name"], ClaimKind(c["kind"])) for c in doc["claims"]),
+            profiles=doc["profiles"],
+        )
+        for doc in documents
+    ]
+    return BUILTIN_TYPES.with_types(*defined)
+
+
+def outcome(verifier: Verifier, text: str, vector: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    nonce = None if vector["nonce"] is None else bytes.fromhex(vector["nonce"])
+    try:
+        verdict = verifier.verify(text, now=vector["now"], nonce=nonce)
+    except VerificationError as exc:
+        return exc.code.value, None
+    return "valid", {"claims": claims_to_json(verdict.claims), "withheld": list(verdict.withheld)}
+
+
+def expected_verdict(expected: Mapping[str, Any]) -> dict[str, Any]:
+    return {"claims": expected["claims"], "withheld": expected["withheld"]}
+
+
+def check(vector: Mapping[str, Any]) -> list[str]:
+    """Run the vector as written (JSON round trip) through the public API; return what differs."""
+    vector = json.loads(json.dumps(vector))
+    trust = TrustStore.from_json(vector["trust_store"])
+    verifier = Verifier(
+        trust,
+        build_policy(vector["policy"]),
+        types=build_types(vector.get("types", [])),
+        replay_cache=MemoryReplayCache() if vector["type"] == "replay" else None,
+    )
+    expected = vector["expected"]
+    if vector["type"] == "replay":
+        results = [outcome(verifier, text, vector) for text in vector["layers"]["texts"]]
+        wanted = list(zip(expected["results"], [expected, None], strict=True))
+    else:
+        results = [outcome(verifier, vector["layers"]["text"], vector)]
+        wanted = [(expected["result"], expected)]
+    problems = []
+    for (actual, verdict), (result, detail) in zip(results, wanted, strict=True):
+        if actual != result:
+            problems.append(f"expected {result}, got {actual}")
+        elif result == "valid" and detail is not None and verdict != expected_verdict(detail):
+            problems.append(f"claims differ: expected {detail['claims']} / {detail['withheld']}, got {verdict}")
+    return problems
+
+
+def stages(failing: str | None, bearer: bool) -> dict[str, str]:
+    """ok before the failing stage, fail at it, skipped after; freshness is skipped for bearer codes."""
+    result = {}
+    state = "ok"
+    for stage in STAGES:
+        if stage == failing:
+            result[stage] = "fail"
+            state = "skipped"
+        elif stage == "freshness" and bearer:
+            result[stage] = "skipped"
+        else:
+            result[stage] = state
+    return result
+
+
+def is_bearer(payload: bytes | None) -> bool:
+    if payload is None:
+        return False
+    try:
+        return decode_payload(payload).header.holder_key is None
+    except VerificationError:
+        return False
+
+
+def decodable_payload(text: str) -> bytes | None:
+    try:
+        return payload_of(text)
+    except ValueError:
+        return None
+
+
+def positive_layers(text: str, types: TypeRegistry) -> dict[str, Any]:
+    payload = payload_of(text)
+    wire = decode_payload(payload)
+    ctype = types.by_id(wire.header.type_id)
+    assert ctype is not None
+    _, _, root = _disclosed_claims(wire, ctype)
+    h = wire.header
+    layers: dict[str, Any] = {
+        "text": text,
+        "payload_hex": payload.hex(),
+        "header": {
+            "type_id": h.type_id,
+            "kid": h.kid.hex(),
+            "serial": h.serial,
+            "issued_at": h.issued_at,
+            "valid_from": h.valid_from,
+            "valid_until": h.valid_until,
+            "present": h.present,
+            "holder": None if h.holder_key is None else (bytes((h.holder_alg or 0,)) + h.holder_key).hex(),
+            "status": None if h.status is None else list(h.status),
+        },
+        "root_hex": root.hex(),
+        "issuer_signed_hex": (CREDENTIAL_CONTEXT + wire.header_bytes + root).hex(),
+    }
+    if wire.proof is not None:
+        layers["holder_signed_hex"] = (PRESENTATION_CONTEXT + wire.proof.signed_bytes).hex()
+    return layers
+
+
+def vector_document(name: str, built: Case) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": name,
+        "description": built.description,
+        "provenance": {
+            "generator": GENERATOR,
+            "econsent_version": econsent.__version__,
+            "format": "EC1 (docs/SPEC.md, v1)",
+            "randomness": RANDOMNESS,
+            "note": "ECDSA signatures are randomised: regenerating changes them and nothing else.",
+        },
+        "type": "replay" if isinstance(built.text, list) else "single",
+        "trust_store": built.trust.to_json(),
+        "policy": built.policy,
+        "now": built.now,
+        "nonce": None if built.nonce is None else built.nonce.hex(),
+    }
+    if built.types:
+        document["types"] = [type_document(t) for t in built.types]
+    registry = BUILTIN_TYPES.with_types(*built.types)
+    if isinstance(built.text, list):
+        assert isinstance(built.result, list)
+        document["layers"] = {
+            "texts": built.text,
+            "payloads_hex": [payload_of(t).hex() for t in built.text],
+            "holder_signed_hex": positive_layers(built.text[0], registry)["holder_signed_hex"],
+        }
+        document["expected"] = {
+            "results": built.result,
+            "stages": [stages(None, False), stages(built.stage, False)],
+            "claims": claims_to_json(built.claims or {}),
+            "withheld": list(built.withheld),
+        }
+        return document
+    assert isinstance(built.result, str)
+    if built.result == "valid":
+        layers = positive_layers(built.text, registry)
+        expected = {
+            **stages(None, is_bearer(payload_of(built.text))),
+            "result": "valid",
+            "claims": claims_to_json(built.claims or {}),
+            "withheld": list(built.withheld),
+        }
+    else:
+        payload = built.payload if built.payload is not None else decodable_payload(built.text)
+        layers = {"text": built.text, "payload_hex": None if payload is None else payload.hex()}
+        expected = {**stages(built.stage, is_bearer(payload)), "result": built.result}
+    document["layers"] = layers
+    document["expected"] = expected
+    return document
+
+
+@case("key-compromised")
+def _() -> Case:
+    return reject(
+        "The reference presentation against a trust store that marks the ES256 issuer key compromised since one "
+        "second before the verifier's now: from then on nothing the key signed is trusted, whatever issued_at says.",
+        ErrorCode.KEY_COMPROMISED,
+        "issuer_signature",
+        show(reference()),
+        trust=TrustStore([issuer_es256_entry(status=(KeyStatus.COMPROMISED, NOW - 1)), issuer_ed25519_entry()]),
+    )
+
+
+@case("key-retired-after-issuance")
+def _() -> Case:
+    return valid_case(
+        "The ES256 issuer key was retired one second after the credential's issued_at: credentials it signed "
+        "before retirement stay valid until they expire.",
+        reference(),
+        REFERENCE_LICENCE,
+        DL,
+        trust=TrustStore([issuer_es256_entry(status=(KeyStatus.RETIRED, ISSUED_AT + 1)), issuer_ed25519_entry()]),
+    )
+
+
+@case("key-retired-before-issuance")
+def _() -> Case:
+    return reject(
+        "The ES256 issuer key was retired one second before the credential's issued_at: a retired key no longer "
+        "signs.",
+        ErrorCode.KEY_NOT_VALID,
+        "issuer_signature",
+        show(reference()),
+        trust=TrustStore([issuer_es256_entry(status=(KeyStatus.RETIRED, ISSUED_AT - 1)), issuer_ed25519_entry()]),
+    )
+
+
+@case("unsupported-version-long-prefix")
+def _() -> Case:
+    payload = reference_presentation()
+    return reject(
+        "A valid presentation's digits under the prefix EC1234: (any EC<digits>: other than EC1: is a version).",
+        ErrorCode.UNSUPPORTED_VERSION,
+        "text",
+        "EC1234:" + digits(payload),
+        payload=payload,
+    )
+
+
+@case("holder-key-off-curve-ed25519")
+def _() -> Case:
+    m = material(issuer="issuer-ed25519").replace(holder=b"\x02" + b"\x02" + bytes(31))
+    return reject(
+        "The issuer (Ed25519) bound an Ed25519 holder key with y = 2, which encodes no curve point (y < p, so it "
+        "decodes; SPEC 7 step 15): no holder signature can match it. Holder signature of 64 zero bytes.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        presentation(m, name_profile(m), issuer="issuer-ed25519", holder=None),
+    )
+
+
+def main() -> int:
+    for old in HERE.glob("[0-9][0-9][0-9]-*.json"):
+        old.unlink()
+    written: dict[str, int] = {}
+    refused = []
+    names = [name for name, _ in CASES]
+    assert len(set(names)) == len(names), "case names must be unique"
+    for number, (name, build) in enumerate(CASES, start=1):
+        _used_keys.clear()
+        built = build()
+        document = vector_document(name, built)
+        document["test_keys"] = test_keys_document(_used_keys)
+        problems = check(document)
+        filename = f"{number:03d}-{name}.json"
+        if problems:
+            refused.append(f"{filename}: {'; '.join(problems)}")
+            continue
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        (HERE / filename).write_text(text, encoding="utf-8")
+        label = "replay" if document["type"] == "replay" else document["expected"]["result"]
+        written[label] = written.get(label, 0) + 1
+    counts = ", ".join(f"{label} {count}" for label, count in sorted(written.items()))
+    print(f"wrote {sum(written.values())} vectors to {HERE}: {counts}")
+    for line in refused:
+        print(f"REFUSED {line}", file=sys.stderr)
+    return 1 if refused else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
