@@ -51,8 +51,8 @@ from econsent import (
 from econsent import _disclosure as tree
 from econsent._envelope import CREDENTIAL_CONTEXT, PRESENTATION_CONTEXT, sign_credential
 from econsent._wire import decode_payload, pack, text_from_payload
-from econsent.trust import KeyStatus
 from econsent.model import claims_to_json
+from econsent.trust import KeyStatus
 from econsent.verify import _disclosed_claims
 
 HERE = Path(__file__).resolve().parent
@@ -2161,8 +2161,7 @@ def _() -> Case:
 @case("key-retired-before-issuance")
 def _() -> Case:
     return reject(
-        "The ES256 issuer key was retired one second before the credential's issued_at: a retired key no longer "
-        "signs.",
+        "The ES256 issuer key was retired one second before the credential's issued_at: a retired key no longer signs.",
         ErrorCode.KEY_NOT_VALID,
         "issuer_signature",
         show(reference()),
