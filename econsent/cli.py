@@ -16,23 +16,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import qr
+from . import _cli_trust, qr
+from ._cli_common import (
+    UsageError,
+    add_passphrase_option,
+    csv_list,
+    emit,
+    parse_hex,
+    parse_time,
+    passphrase,
+    read_bytes,
+    write_atomic,
+    write_new,
+)
 from .errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID, EconsentError, VerificationError
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, SigningKey
-from .model import IssuerName, Verdict, claims_to_json
+from .model import Verdict, claims_to_json
 from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
-from .trust import TrustedKey, TrustStore
+from .trust import TrustLists, TrustStore
 from .verify import DEFAULT_CLOCK_LEEWAY, DEFAULT_MAX_LIFETIME, MemoryReplayCache, Policy, Verifier
 from .wallet import DEFAULT_LIFETIME, present, read_credential_unverified
 
 __all__ = ["main"]
 
-_MAX_INPUT_FILE_BYTES = 1024 * 1024
-
-
-class UsageError(EconsentError):
-    """Bad command-line input: reported with exit code 2."""
+MAX_INPUT_FILE_BYTES = 1024 * 1024
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,26 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     keygen.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default) or Ed25519")
     keygen.add_argument("--out", "-o", required=True, type=Path, help="private key file to write")
     keygen.add_argument("--public-out", type=Path, help="public key file (default: OUT with .pub.pem)")
-    _passphrase_options(keygen, "encrypt the private key with the passphrase in this environment variable")
+    add_passphrase_option(keygen, "encrypt the private key with the passphrase in this environment variable")
     keygen.add_argument("--json", action="store_true", help="print the result as JSON")
     keygen.set_defaults(handler=_cmd_keygen)
 
-    trust = sub.add_parser("trust", help="manage the trust store of issuer keys")
-    trust_sub = trust.add_subparsers(metavar="ACTION")
-    add = trust_sub.add_parser("add", help="trust an issuer public key")
-    add.add_argument("--store", required=True, type=Path, help="trust store JSON file (created if missing)")
-    add.add_argument("--key", required=True, type=Path, help="issuer public key (PEM)")
-    add.add_argument("--issuer-zh", required=True, help="issuer name in Chinese")
-    add.add_argument("--issuer-en", default="", help="issuer name in English")
-    add.add_argument("--types", required=True, help="comma-separated credential types the key may sign")
-    add.add_argument("--valid-from", required=True, help="start of the key's signing period (ISO 8601)")
-    add.add_argument("--valid-until", required=True, help="end of the key's signing period (ISO 8601)")
-    add.add_argument("--json", action="store_true")
-    add.set_defaults(handler=_cmd_trust_add)
-    listing = trust_sub.add_parser("list", help="list trusted keys")
-    listing.add_argument("--store", required=True, type=Path)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_cmd_trust_list)
+    _cli_trust.register(sub)
 
     types = sub.add_parser("types", help="list the credential types, their claims and profiles")
     types.add_argument("--json", action="store_true")
@@ -96,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     issue = sub.add_parser("issue", help="issue a signed credential")
     issue.add_argument("--key", required=True, type=Path, help="issuer private key (PEM)")
-    _passphrase_options(issue, "passphrase of the issuer key, from this environment variable")
+    add_passphrase_option(issue, "passphrase of the issuer key, from this environment variable")
     issue.add_argument(
         "--claims",
         required=True,
@@ -119,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     pres = sub.add_parser("present", help="make a time-limited presentation (QR text, PNG, SVG or terminal)")
     pres.add_argument("--credential", "-c", required=True, type=Path, help="credential file from `issue`")
     pres.add_argument("--holder-key", type=Path, help="holder private key (PEM); not for bearer credentials")
-    _passphrase_options(pres, "passphrase of the holder key, from this environment variable")
+    add_passphrase_option(pres, "passphrase of the holder key, from this environment variable")
     choose = pres.add_mutually_exclusive_group()
     choose.add_argument("--disclose", help="comma-separated claims to show (default: all)")
     choose.add_argument("--profile", help="a named set of claims of the credential type, e.g. driving-check")
@@ -135,7 +128,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="verify a code: QR text, an image file, or - for lines on stdin")
     ver.add_argument("code", help="QR text, a path to an image (PNG/JPEG), or - to read one code per line")
-    ver.add_argument("--trust", required=True, type=Path, help="trust store JSON file")
+    trust_source = ver.add_mutually_exclusive_group(required=True)
+    trust_source.add_argument("--trust", type=Path, help="trust store JSON file")
+    trust_source.add_argument(
+        "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
+    )
+    ver.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
     ver.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
     ver.add_argument("--nonce", help="the challenge this verifier gave the holder, hex")
     ver.add_argument("--audience", help="this verifier's identity; codes made for others are refused")
@@ -148,62 +146,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _passphrase_options(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--passphrase-env", metavar="VAR", help=help_text)
-
-
-def _passphrase(args: argparse.Namespace) -> str | None:
-    if not args.passphrase_env:
-        return None
-    value = os.environ.get(args.passphrase_env)
-    if value is None:
-        raise UsageError(f"environment variable {args.passphrase_env} is not set")
-    return value
-
-
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        data = handle.read(_MAX_INPUT_FILE_BYTES + 1)
-    if len(data) > _MAX_INPUT_FILE_BYTES:
-        raise UsageError(f"{path} is larger than {_MAX_INPUT_FILE_BYTES} bytes")
-    return data
-
-
-def _time(text: str | None) -> _dt.datetime:
-    if text is None:
-        return _dt.datetime.now(_dt.UTC)
-    if text.lstrip("-").isdigit():
-        return _dt.datetime.fromtimestamp(int(text), tz=_dt.UTC)
-    try:
-        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(f"not an ISO 8601 time or Unix seconds: {text!r}") from exc
-    if moment.tzinfo is None:
-        raise UsageError(f"give a time zone with the time, e.g. {text}Z or {text}+08:00")
-    return moment
-
-
-def _hex(text: str | None, what: str) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise UsageError(f"{what} must be hexadecimal") from exc
-
-
-def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _emit(args: argparse.Namespace, payload: dict[str, Any], lines: Sequence[str]) -> None:
-    if args.json:
-        print(json.dumps(payload, ensure_ascii=False))
-    else:
-        for line in lines:
-            print(line)
-
-
 def _cmd_keygen(args: argparse.Namespace) -> int:
     try:
         algorithm = Algorithm.parse(args.algorithm)
@@ -211,9 +153,9 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     key = SigningKey.generate(algorithm)
     public_out = args.public_out or args.out.with_name(args.out.name.removesuffix(".pem") + ".pub.pem")
-    _write_new(args.out, key.to_pem(_passphrase(args)), private=True)
-    _write_new(public_out, key.public_key.to_pem())
-    _emit(
+    write_new(args.out, key.to_pem(passphrase(args)), private=True)
+    write_new(public_out, key.public_key.to_pem())
+    emit(
         args,
         {
             "algorithm": algorithm.value,
@@ -226,63 +168,6 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
-def _write_new(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write a file that must not exist yet (never overwrite a key), private ones readable by the owner only."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        fd = os.open(path, flags, 0o600 if private else 0o644)
-    except FileExistsError as exc:
-        raise UsageError(f"{path} exists: refusing to overwrite it") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _cmd_trust_add(args: argparse.Namespace) -> int:
-    store = TrustStore.load(args.store) if args.store.exists() else TrustStore()
-    entry = TrustedKey(
-        public_key=PublicKey.from_pem(_read_bytes(args.key)),
-        issuer=IssuerName(args.issuer_zh, args.issuer_en),
-        credential_types=frozenset(_csv(args.types)),
-        valid_from=_time(args.valid_from),
-        valid_until=_time(args.valid_until),
-    )
-    unknown = sorted(t for t in entry.credential_types if BUILTIN_TYPES.by_name(t) is None)
-    if unknown:
-        raise UsageError(f"unknown credential types {unknown} (see `econsent types`)")
-    store.add(entry)
-    store.save(args.store)
-    _emit(
-        args,
-        entry.to_json(),
-        [f"trusted {entry.kid.hex()} ({entry.issuer}) for {', '.join(sorted(entry.credential_types))}"],
-    )
-    return EXIT_VALID
-
-
-def _cmd_trust_list(args: argparse.Namespace) -> int:
-    store = TrustStore.load(args.store)
-    _emit(
-        args,
-        store.to_json(),
-        [
-            f"{key.kid.hex()}  {key.public_key.algorithm.value:7}  {key.issuer}  "
-            f"{','.join(sorted(key.credential_types))}  {key.valid_from:%Y-%m-%d} .. {key.valid_until:%Y-%m-%d}"
-            for key in store
-        ]
-        or ["(no trusted keys)"],
-    )
-    return EXIT_VALID
-
-
 def _cmd_types(args: argparse.Namespace) -> int:
     described = [_describe_type(t) for t in BUILTIN_TYPES]
     lines = []
@@ -290,7 +175,7 @@ def _cmd_types(args: argparse.Namespace) -> int:
         lines.append(f"{ctype.name} (id {ctype.type_id}, {ctype.label_zh} / {ctype.label_en})")
         lines += [f"  {i:2} {spec.name:28} {spec.kind.value:11} {spec.label_zh}" for i, spec in enumerate(ctype.claims)]
         lines += [f"  profile {name}: {', '.join(members)}" for name, members in ctype.profiles.items()]
-    _emit(args, {"types": described}, lines)
+    emit(args, {"types": described}, lines)
     return EXIT_VALID
 
 
@@ -305,7 +190,7 @@ def _describe_type(ctype: CredentialType) -> dict[str, Any]:
 
 def _cmd_issue(args: argparse.Namespace) -> int:
     try:
-        document = json.loads(_read_bytes(args.claims).decode("utf-8"))
+        document = json.loads(read_bytes(args.claims).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{args.claims} is not a JSON file: {exc}") from exc
     if not isinstance(document, dict):
@@ -323,20 +208,20 @@ def _cmd_issue(args: argparse.Namespace) -> int:
     ctype = BUILTIN_TYPES.by_name(type_name)
     if ctype is None:
         raise UsageError(f"unknown credential type {type_name!r} (see `econsent types`)")
-    issuer = Issuer(SigningKey.from_pem(_read_bytes(args.key), _passphrase(args)))
-    holder_key = None if args.bearer else PublicKey.from_pem(_read_bytes(args.holder_key))
+    issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
+    holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
     credential = issuer.issue(
         ctype.name,
         _claims_from_json(ctype, raw_claims),
         holder_key=holder_key,
-        valid_from=_time(valid_from),
-        valid_until=_time(valid_until),
-        now=_time(args.now),
+        valid_from=parse_time(valid_from),
+        valid_until=parse_time(valid_until),
+        now=parse_time(args.now),
         serial=args.serial,
-        derive=_csv(args.derive),
+        derive=csv_list(args.derive),
     )
-    _write(args.out, credential.encoded)
-    _emit(
+    write_atomic(args.out, credential.encoded)
+    emit(
         args,
         {
             "credential_type": credential.credential_type,
@@ -381,28 +266,28 @@ def _json_scalar(name: str, kind: ClaimKind, value: Any) -> Any:
 
 
 def _cmd_present(args: argparse.Namespace) -> int:
-    credential = read_credential_unverified(_read_bytes(args.credential))
+    credential = read_credential_unverified(read_bytes(args.credential))
     holder = None
     if args.holder_key is not None:
-        holder = SigningKey.from_pem(_read_bytes(args.holder_key), _passphrase(args))
+        holder = SigningKey.from_pem(read_bytes(args.holder_key), passphrase(args))
     text = present(
         credential,
         holder,
-        now=_time(args.now),
+        now=parse_time(args.now),
         lifetime=args.lifetime,
-        disclose=_csv(args.disclose) if args.disclose is not None else None,
+        disclose=csv_list(args.disclose) if args.disclose is not None else None,
         profile=args.profile,
-        nonce=_hex(args.nonce, "--nonce"),
+        nonce=parse_hex(args.nonce, "--nonce"),
         audience=args.audience,
     )
     if args.png:
-        _write(args.png, qr.render_png(text))
+        write_atomic(args.png, qr.render_png(text))
     if args.svg:
-        _write(args.svg, qr.render_svg(text).encode("utf-8"))
+        write_atomic(args.svg, qr.render_svg(text).encode("utf-8"))
     if args.terminal:
         print(qr.render_terminal(text))
     version = qr.qr_version(text)
-    _emit(
+    emit(
         args,
         {
             "text": text,
@@ -426,13 +311,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             clock_leeway=args.leeway,
             max_lifetime=args.max_lifetime,
             accept_bearer=args.accept_bearer,
-            required_claims=tuple(_csv(args.require)),
+            required_claims=tuple(csv_list(args.require)),
             audience=args.audience,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    verifier = Verifier(TrustStore.load(args.trust), policy, replay_cache=MemoryReplayCache())
-    nonce = _hex(args.nonce, "--nonce")
+    verifier = Verifier(_trust_for_verify(args), policy, replay_cache=MemoryReplayCache())
+    nonce = parse_hex(args.nonce, "--nonce")
     if args.code == "-":
         results = [
             _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout) for line in sys.stdin if line.strip()
@@ -442,10 +327,23 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_VALID if _verify_one(verifier, code, args, nonce, sys.stdout) else EXIT_REJECTED
 
 
+def _trust_for_verify(args: argparse.Namespace) -> TrustStore:
+    if args.trust is not None:
+        if args.anchor:
+            raise UsageError("--anchor goes with --trust-list")
+        return TrustStore.load(args.trust)
+    if not args.anchor:
+        raise UsageError("a signed trust list needs the pinned anchor key: give --anchor")
+    lists = TrustLists([PublicKey.from_pem(read_bytes(path)) for path in args.anchor])
+    for path in args.trust_list:
+        lists.update_file(path)
+    return lists.store()
+
+
 def _verify_one(
     verifier: Verifier, code: str | Path, args: argparse.Namespace, nonce: bytes | None, out: TextIO
 ) -> bool:
-    now = _time(args.now)
+    now = parse_time(args.now)
     try:
         verdict = verifier.verify(code, now=now, nonce=nonce)
     except VerificationError as exc:

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     ALGORITHM_NOT_ALLOWED = "ALGORITHM_NOT_ALLOWED"
     KEY_NOT_VALID = "KEY_NOT_VALID"
     KEY_COMPROMISED = "KEY_COMPROMISED"
+    TRUST_LIST_EXPIRED = "TRUST_LIST_EXPIRED"
     UNKNOWN_TYPE = "UNKNOWN_TYPE"
     TYPE_NOT_ALLOWED = "TYPE_NOT_ALLOWED"
     BAD_ISSUER_SIGNATURE = "BAD_ISSUER_SIGNATURE"
@@ -73,6 +74,7 @@ _SENTENCES: dict[ErrorCode, str] = {
     ErrorCode.ALGORITHM_NOT_ALLOWED: "The credential uses a signature algorithm this verifier does not allow.",
     ErrorCode.KEY_NOT_VALID: "The issuer key was not valid when the credential was issued.",
     ErrorCode.KEY_COMPROMISED: "The issuer key of this credential is compromised: nothing it signed is trusted.",
+    ErrorCode.TRUST_LIST_EXPIRED: "The trust list this verifier uses is out of date: update it.",
     ErrorCode.UNKNOWN_TYPE: "The credential type is not known to this verifier.",
     ErrorCode.TYPE_NOT_ALLOWED: "The issuer is not allowed to issue this type of credential.",
     ErrorCode.BAD_ISSUER_SIGNATURE: "The issuer's signature does not match: the credential was altered or forged.",

@@ -11,10 +11,13 @@ phone's secure element, an HSM); :class:`SigningKey` is the software implementat
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
 import hashlib
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -30,6 +33,7 @@ __all__ = [
     "PublicKey",
     "Signer",
     "SigningKey",
+    "public_keys_from_jwks",
     "raw_signature_from_der",
 ]
 
@@ -127,6 +131,53 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    @classmethod
+    def from_certificate(
+        cls, data: bytes, *, ca: bytes | None = None, at: _dt.datetime | None = None
+    ) -> tuple[PublicKey, _dt.datetime, _dt.datetime]:
+        """The key of an X.509 certificate (PEM or DER) with the certificate's validity period.
+
+        With ``ca`` (the issuing CA's certificate, PEM or DER), the certificate must be directly signed by
+        it, and both must be valid at ``at`` when given. This is how government PKI feeds a trust list.
+        """
+        cert = _load_certificate(data, "certificate")
+        if ca is not None:
+            authority = _load_certificate(ca, "CA certificate")
+            try:
+                cert.verify_directly_issued_by(authority)
+            except (ValueError, TypeError, InvalidSignature) as exc:
+                raise KeyLoadError(f"the certificate was not issued by that CA: {exc}") from exc
+            if at is not None:
+                for name, checked in (("CA certificate", authority), ("certificate", cert)):
+                    if not checked.not_valid_before_utc <= at <= checked.not_valid_after_utc:
+                        raise KeyLoadError(f"the {name} is not valid at {at.isoformat()}")
+        key = cert.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+            raise KeyLoadError(f"unsupported key type {type(key).__name__} in the certificate (use P-256 or Ed25519)")
+        return cls(_algorithm_of(key), key), cert.not_valid_before_utc, cert.not_valid_after_utc
+
+    @classmethod
+    def from_jwk(cls, jwk: object) -> PublicKey:
+        """A key from a JWK (RFC 7517): EC P-256 (``crv`` P-256, ``x``, ``y``) or OKP Ed25519 (``crv``, ``x``).
+
+        Private members (``d``) are refused, so a private JWK pasted by mistake never enters a trust list.
+        """
+        if not isinstance(jwk, dict):
+            raise KeyLoadError("a JWK must be a JSON object")
+        if "d" in jwk:
+            raise KeyLoadError("this JWK holds a private key: publish only the public members")
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        try:
+            if kty == "EC" and crv == "P-256":
+                x, y = _b64url_int(jwk.get("x")), _b64url_int(jwk.get("y"))
+                return cls(Algorithm.ES256, ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key())
+            if kty == "OKP" and crv == "Ed25519":
+                raw = _b64url(jwk.get("x"))
+                return cls.from_raw(Algorithm.ED25519, raw)
+        except ValueError as exc:
+            raise KeyLoadError(f"not a valid {kty} {crv} JWK: {exc}") from exc
+        raise KeyLoadError(f"unsupported JWK (kty {kty!r}, crv {crv!r}): use EC P-256 or OKP Ed25519")
 
     def is_on_curve(self) -> bool:
         """True when the key is a point of its curve (P-256 points are checked on load already)."""
@@ -261,6 +312,42 @@ def _is_ed25519_point(raw: bytes) -> bool:
     if u == 0:
         return not x_odd
     return pow(u * v % _ED25519_P, (_ED25519_P - 1) // 2, _ED25519_P) == 1
+
+
+MAX_JWKS_KEYS = 256
+
+
+def public_keys_from_jwks(document: object) -> list[PublicKey]:
+    """Every key of a JWKS document (``{"keys": [...]}``), refusing the whole set if one is unusable."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise KeyLoadError('a JWKS document is an object with a "keys" list')
+    if not 1 <= len(document["keys"]) <= MAX_JWKS_KEYS:
+        raise KeyLoadError(f"a JWKS document holds 1 to {MAX_JWKS_KEYS} keys")
+    return [PublicKey.from_jwk(jwk) for jwk in document["keys"]]
+
+
+def _load_certificate(data: bytes, what: str) -> x509.Certificate:
+    if len(data) > _MAX_PEM_BYTES:
+        raise KeyLoadError(f"{what} larger than {_MAX_PEM_BYTES} bytes")
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise KeyLoadError(f"not an X.509 {what} (PEM or DER): {exc}") from exc
+
+
+def _b64url(value: object) -> bytes:
+    if not isinstance(value, str) or not value or "=" in value:
+        raise ValueError("expected an unpadded base64url string")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _b64url_int(value: object) -> int:
+    raw = _b64url(value)
+    if len(raw) != 32:
+        raise ValueError("a P-256 coordinate is 32 bytes")
+    return int.from_bytes(raw, "big")
 
 
 def _pem_bytes(data: bytes | str) -> bytes:

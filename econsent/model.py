@@ -114,6 +114,8 @@ class Verdict:
     nonce: bytes | None = None
     audience: str | None = None
     status: StatusReference | None = None
+    trust_list: str | None = None
+    warnings: tuple[str, ...] = ()
     format: str = "econsent/1"
 
     def __post_init__(self) -> None:
@@ -146,6 +148,8 @@ class Verdict:
             "claims": claims_to_json(self.claims),
             "withheld": list(self.withheld),
             "status": None if self.status is None else {"list_id": self.status.list_id, "index": self.status.index},
+            "trust_list": self.trust_list,
+            "warnings": list(self.warnings),
         }
 
 

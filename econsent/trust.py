@@ -14,19 +14,35 @@ Key status drives rotation:
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from . import _envelope
 from .errors import KeyLoadError, TrustStoreError
-from .keys import PublicKey
-from .model import IssuerName, from_unix, to_unix
+from .keys import PublicKey, Signer
+from .model import Instant, IssuerName, from_unix, to_unix
 
-__all__ = ["MAX_TRUST_STORE_BYTES", "KeyStatus", "TrustStore", "TrustedKey"]
+__all__ = [
+    "MAX_TRUST_STORE_BYTES",
+    "KeyStatus",
+    "TrustListError",
+    "TrustListInfo",
+    "TrustListProblem",
+    "TrustLists",
+    "TrustStore",
+    "TrustedKey",
+    "read_trust_list",
+    "sign_trust_list",
+]
 
 MAX_TRUST_STORE_BYTES = 16 * 1024 * 1024
 _FORMAT = "econsent-trust-store"
@@ -43,11 +59,28 @@ class KeyStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TrustListInfo:
+    """Which signed trust list a key came from: its name, sequence number, dates, anchor and digest."""
+
+    name: str
+    sequence: int
+    issued_at: _dt.datetime
+    next_update: _dt.datetime
+    anchor_kid: bytes
+    digest: bytes
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}#{self.sequence}"
+
+
+@dataclass(frozen=True, slots=True)
 class TrustedKey:
     """An issuer key the verifier trusts, with what it may sign and when.
 
     ``issuer_id`` names the issuer across its keys (status lists of the issuer may be signed by any of
-    its keys); without one, the key stands for an issuer of its own.
+    its keys); without one, the key stands for an issuer of its own. ``source`` is the signed trust list
+    the key came from, if any (verdicts name it, and the verifier applies its staleness policy).
     """
 
     public_key: PublicKey
@@ -58,6 +91,7 @@ class TrustedKey:
     status: KeyStatus = KeyStatus.ACTIVE
     status_since: _dt.datetime | None = None
     issuer_id: str | None = None
+    source: TrustListInfo | None = None
 
     def __post_init__(self) -> None:
         if not self.credential_types:
@@ -175,6 +209,11 @@ class TrustStore:
     def get(self, kid: bytes) -> TrustedKey | None:
         return self._keys.get(kid)
 
+    @classmethod
+    def union(cls, *stores: TrustStore) -> TrustStore:
+        """One store holding the keys of all (for several pinned lists, e.g. one per province)."""
+        return cls(key for store in stores for key in store)
+
     def __iter__(self) -> Iterator[TrustedKey]:
         return iter(self._keys.values())
 
@@ -251,3 +290,225 @@ def _parse_time(value: Any, name: str) -> _dt.datetime:
     if moment.tzinfo is None:
         raise TrustStoreError(f"{name} must carry a time zone: {text!r}")
     return moment
+
+
+# --- signed trust lists -------------------------------------------------------------------------------
+
+_LIST_FORMAT = "econsent-trust-list"
+_ENVELOPE_FIELDS = {"format", "version", "anchor", "payload", "signature"}
+_PAYLOAD_FIELDS = {"name", "sequence", "issued_at", "next_update", "issuers"}
+_ISSUER_FIELDS = {"id", "name", "keys"}
+_LIST_KEY_FIELDS = (_REQUIRED_FIELDS | _OPTIONAL_FIELDS) - {"issuer", "issuer_id"}
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+class TrustListProblem(StrEnum):
+    """Why a signed trust list was refused."""
+
+    MALFORMED = "MALFORMED"
+    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
+    UNKNOWN_ANCHOR = "UNKNOWN_ANCHOR"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    ROLLBACK = "ROLLBACK"
+    SEQUENCE_REUSED = "SEQUENCE_REUSED"
+
+
+class TrustListError(TrustStoreError):
+    """A signed trust list was refused; ``reason`` is a stable :class:`TrustListProblem`."""
+
+    def __init__(self, reason: TrustListProblem, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"trust list refused ({reason.value}): {detail}")
+
+
+def sign_trust_list(
+    store: TrustStore,
+    anchor: Signer,
+    *,
+    name: str,
+    sequence: int,
+    issued_at: Instant,
+    next_update: Instant,
+) -> bytes:
+    """Sign the keys of ``store`` as trust list ``name`` number ``sequence`` with a trust-anchor key.
+
+    Every key needs an ``issuer_id``: a list groups keys by issuer. Returns the list file (JSON bytes).
+    """
+    if not _NAME_PATTERN.fullmatch(name):
+        raise TrustStoreError("a trust list name is 1-64 lowercase letters, digits, '.', '_' or '-'")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < 2**53:
+        raise TrustStoreError("the sequence number must be an integer from 0 to 2**53 - 1")
+    if to_unix(issued_at) >= to_unix(next_update):
+        raise TrustStoreError("issued_at must be before next_update")
+    issuers: dict[str, dict[str, Any]] = {}
+    for key in store:
+        if key.issuer_id is None:
+            raise TrustStoreError(f"key {key.kid.hex()} has no issuer_id: a signed trust list groups keys by issuer")
+        entry = issuers.setdefault(
+            key.issuer_id, {"id": key.issuer_id, "name": {"zh": key.issuer.zh, "en": key.issuer.en}, "keys": []}
+        )
+        if entry["name"] != {"zh": key.issuer.zh, "en": key.issuer.en}:
+            raise TrustStoreError(f"keys of issuer {key.issuer_id!r} disagree on the issuer's name")
+        document = key.to_json()
+        del document["issuer"], document["issuer_id"]
+        entry["keys"].append(document)
+    payload = {
+        "name": name,
+        "sequence": sequence,
+        "issued_at": _iso(from_unix(to_unix(issued_at))),
+        "next_update": _iso(from_unix(to_unix(next_update))),
+        "issuers": [issuers[ref] for ref in sorted(issuers)],
+    }
+    payload_bytes = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    signature = _envelope.sign_trust_list(anchor, payload_bytes)
+    envelope = {
+        "format": _LIST_FORMAT,
+        "version": 1,
+        "anchor": anchor.public_key.kid.hex(),
+        "payload": _b64encode(payload_bytes),
+        "signature": _b64encode(signature),
+    }
+    return json.dumps(envelope, indent=2).encode("ascii") + b"\n"
+
+
+def read_trust_list(data: bytes, anchors: Iterable[PublicKey]) -> TrustStore:
+    """Verify a signed trust list against pinned anchor keys and return its keys as a trust store.
+
+    Refuses (TrustListError) an oversized or malformed file, an unknown version, an anchor that is not
+    pinned, a bad signature, and any unknown field anywhere in the list.
+    """
+    if len(data) > MAX_TRUST_STORE_BYTES:
+        raise TrustListError(TrustListProblem.MALFORMED, f"larger than {MAX_TRUST_STORE_BYTES} bytes")
+    envelope = _strict_json(data)
+    if not isinstance(envelope, dict) or set(envelope) != _ENVELOPE_FIELDS or envelope["format"] != _LIST_FORMAT:
+        raise TrustListError(TrustListProblem.MALFORMED, f"not a trust list (fields {sorted(_ENVELOPE_FIELDS)})")
+    if envelope["version"] != 1:
+        raise TrustListError(TrustListProblem.UNSUPPORTED_VERSION, f"version {envelope['version']!r}")
+    pinned = {key.kid.hex(): key for key in anchors}
+    anchor = pinned.get(envelope["anchor"]) if isinstance(envelope["anchor"], str) else None
+    if anchor is None:
+        raise TrustListError(TrustListProblem.UNKNOWN_ANCHOR, f"anchor {envelope['anchor']!r} is not pinned")
+    payload_bytes = _b64decode(envelope["payload"], "payload")
+    signature = _b64decode(envelope["signature"], "signature")
+    if not _envelope.verify_trust_list(anchor, signature, payload_bytes):
+        raise TrustListError(
+            TrustListProblem.BAD_SIGNATURE, f"signature does not verify with anchor {anchor.kid.hex()}"
+        )
+    return _store_from_payload(_strict_json(payload_bytes), anchor, hashlib.sha256(payload_bytes).digest())
+
+
+def _store_from_payload(payload: Any, anchor: PublicKey, digest: bytes) -> TrustStore:
+    if not isinstance(payload, dict) or set(payload) != _PAYLOAD_FIELDS:
+        raise TrustListError(TrustListProblem.MALFORMED, f"the list must have exactly {sorted(_PAYLOAD_FIELDS)}")
+    name, sequence = payload["name"], payload["sequence"]
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
+        raise TrustListError(TrustListProblem.MALFORMED, "bad list name")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < 2**53:
+        raise TrustListError(TrustListProblem.MALFORMED, "bad sequence number")
+    try:
+        info = TrustListInfo(
+            name=name,
+            sequence=sequence,
+            issued_at=_parse_time(payload["issued_at"], "issued_at"),
+            next_update=_parse_time(payload["next_update"], "next_update"),
+            anchor_kid=anchor.kid,
+            digest=digest,
+        )
+        if not isinstance(payload["issuers"], list):
+            raise TrustStoreError("issuers must be a list")
+        keys = [key for issuer in payload["issuers"] for key in _issuer_keys(issuer, info)]
+        return TrustStore(keys)
+    except TrustListError:
+        raise
+    except TrustStoreError as exc:
+        raise TrustListError(TrustListProblem.MALFORMED, str(exc)) from exc
+
+
+def _issuer_keys(issuer: Any, info: TrustListInfo) -> list[TrustedKey]:
+    if not isinstance(issuer, dict) or set(issuer) != _ISSUER_FIELDS or not isinstance(issuer["keys"], list):
+        raise TrustStoreError(f"each issuer must have exactly {sorted(_ISSUER_FIELDS)}")
+    keys = []
+    for entry in issuer["keys"]:
+        if not isinstance(entry, dict) or not set(entry) <= _LIST_KEY_FIELDS:
+            raise TrustStoreError(f"key entries of a list may only have {sorted(_LIST_KEY_FIELDS)}")
+        key = TrustedKey.from_json({**entry, "issuer": issuer["name"], "issuer_id": issuer["id"]})
+        keys.append(dataclasses.replace(key, source=info))
+    return keys
+
+
+class TrustLists:
+    """The pinned trust anchors of an offline verifier and the newest list it accepted from each.
+
+    ``update`` refuses a list older than the one held under the same name (rollback), and a different
+    list under the same sequence number. ``store()`` is the union of the held lists, for a Verifier.
+    """
+
+    __slots__ = ("_anchors", "_held")
+
+    def __init__(self, anchors: Iterable[PublicKey]) -> None:
+        self._anchors = tuple(anchors)
+        if not self._anchors:
+            raise TrustStoreError("pin at least one trust anchor key")
+        self._held: dict[str, TrustStore] = {}
+
+    def update(self, data: bytes) -> TrustListInfo:
+        """Verify a list and hold it in place of the older one of the same name; returns what it holds now."""
+        store = read_trust_list(data, self._anchors)
+        info = _info_of(store)
+        if info is None:
+            raise TrustListError(TrustListProblem.MALFORMED, "the list holds no keys")
+        held = self._held.get(info.name)
+        held_info = None if held is None else _info_of(held)
+        if held_info is not None:
+            if info.sequence < held_info.sequence:
+                raise TrustListError(
+                    TrustListProblem.ROLLBACK,
+                    f"{info.label} is older than the held {held_info.label}",
+                )
+            if info.sequence == held_info.sequence and info.digest != held_info.digest:
+                raise TrustListError(
+                    TrustListProblem.SEQUENCE_REUSED, f"a different list under the held sequence {held_info.label}"
+                )
+        candidate = {**self._held, info.name: store}
+        TrustStore.union(*candidate.values())  # refuse a list whose key ids collide with another list's
+        self._held = candidate
+        return info
+
+    def update_file(self, path: str | os.PathLike[str]) -> TrustListInfo:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_TRUST_STORE_BYTES + 1)
+        except OSError as exc:
+            raise TrustStoreError(f"cannot read trust list {os.fspath(path)!r}: {exc.strerror}") from exc
+        return self.update(data)
+
+    def held(self) -> list[TrustListInfo]:
+        return [info for store in self._held.values() if (info := _info_of(store)) is not None]
+
+    def store(self) -> TrustStore:
+        return TrustStore.union(*self._held.values())
+
+
+def _info_of(store: TrustStore) -> TrustListInfo | None:
+    return next((key.source for key in store if key.source is not None), None)
+
+
+def _strict_json(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise TrustListError(TrustListProblem.MALFORMED, f"not valid JSON: {exc}") from exc
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(value: Any, name: str) -> bytes:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", value):
+        raise TrustListError(TrustListProblem.MALFORMED, f"{name} must be unpadded base64url")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError as exc:
+        raise TrustListError(TrustListProblem.MALFORMED, f"{name} is not base64url") from exc

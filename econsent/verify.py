@@ -38,6 +38,7 @@ __all__ = [
 MAX_CLOCK_LEEWAY = 300
 DEFAULT_CLOCK_LEEWAY = 30
 DEFAULT_MAX_LIFETIME = 300
+DEFAULT_TRUST_LIST_GRACE = 72 * 3600
 _ALL_ALGORITHMS = frozenset(Algorithm)
 
 
@@ -48,7 +49,8 @@ class Policy:
     ``clock_leeway`` (seconds, at most 300) absorbs small differences between the phone's clock and
     the verifier's; ``max_lifetime`` caps the lifetime a presentation may claim; ``audience`` is this
     verifier's identity (a presentation made for another audience is refused); ``required_claims``
-    must all be disclosed.
+    must all be disclosed. ``trust_list_grace`` is how long past its next update a signed trust list is
+    still used (with a warning in the verdict) before every code it vouches for is refused.
     """
 
     clock_leeway: int = DEFAULT_CLOCK_LEEWAY
@@ -58,12 +60,15 @@ class Policy:
     holder_algorithms: frozenset[Algorithm] = field(default=_ALL_ALGORITHMS)
     required_claims: tuple[str, ...] = ()
     audience: str | None = None
+    trust_list_grace: int = DEFAULT_TRUST_LIST_GRACE
 
     def __post_init__(self) -> None:
         if not 0 <= self.clock_leeway <= MAX_CLOCK_LEEWAY:
             raise ValueError(f"clock_leeway must be 0 to {MAX_CLOCK_LEEWAY} seconds")
         if not 1 <= self.max_lifetime <= 86_400:
             raise ValueError("max_lifetime must be 1 to 86400 seconds")
+        if self.trust_list_grace < 0:
+            raise ValueError("trust_list_grace must not be negative")
         object.__setattr__(self, "issuer_algorithms", frozenset(self.issuer_algorithms))
         object.__setattr__(self, "holder_algorithms", frozenset(self.holder_algorithms))
         object.__setattr__(self, "required_claims", tuple(self.required_claims))
@@ -147,6 +152,7 @@ class Verifier:
         if ctype is None:
             raise VerificationError(ErrorCode.UNKNOWN_TYPE, f"type id {header.type_id}")
         trusted = self._trusted_key(header.kid, ctype, header.issued_at, now)
+        warnings = _trust_list_warnings(trusted, now, policy.trust_list_grace)
         holder_alg = self._holder_algorithm(header.holder_alg)
         if header.valid_from >= header.valid_until:
             raise VerificationError(ErrorCode.MALFORMED, "valid-from is not before valid-until")
@@ -224,6 +230,8 @@ class Verifier:
             nonce=None if proof is None else proof.nonce,
             audience=None if proof is None else proof.audience,
             status=None if header.status is None else StatusReference(*header.status),
+            trust_list=None if trusted.source is None else trusted.source.label,
+            warnings=warnings,
         )
 
     def _trusted_key(self, kid: bytes, ctype: CredentialType, issued_at: int, now: int) -> TrustedKey:
@@ -281,6 +289,22 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
     value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
     root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, value_bytes.__getitem__, wire.nodes)
     return claims, withheld, root
+
+
+def _trust_list_warnings(trusted: TrustedKey, now: int, grace: int) -> tuple[str, ...]:
+    """Apply the staleness policy of the trust list the key came from (nothing for a local trust store)."""
+    if trusted.source is None:
+        return ()
+    overdue = now - to_unix(trusted.source.next_update)
+    if overdue <= 0:
+        return ()
+    hours = overdue / 3600
+    if overdue > grace:
+        raise VerificationError(
+            ErrorCode.TRUST_LIST_EXPIRED,
+            f"trust list {trusted.source.label} expired {hours:.1f} hours ago (grace {grace / 3600:.0f} h)",
+        )
+    return (f"trust list {trusted.source.label} is {hours:.1f} hours past its next update: update it",)
 
 
 def _check_validity(issued_at: int, valid_from: int, valid_until: int, now: int, leeway: int) -> None:
