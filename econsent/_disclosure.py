@@ -72,7 +72,7 @@ def _position(node: int) -> tuple[int, int]:
 def leaf_mask(node: int, depth: int) -> int:
     """The mask of the leaves below ``node``; 0 for an id that is not a node of this tree."""
     level, index = _position(node)
-    if level > depth:
+    if level > depth or index >= ARITY**level:
         return 0
     span: int = ARITY ** (depth - level)
     return ((1 << span) - 1) << (index * span)

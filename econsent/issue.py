@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _disclosure
 from ._envelope import sign_credential
-from ._wire import MAX_PAYLOAD_BYTES, MAX_STATUS_INDEX, MAX_STATUS_LIST_ID, WireHeader, encode_payload, pack
+from ._wire import MAX_PAYLOAD_BYTES, MAX_STATUS_INDEX, MAX_STATUS_LIST_ID, MAX_TIME, WireHeader, encode_payload, pack
 from .errors import IssueError
 from .keys import PublicKey, Signer
 from .model import Credential, Instant, StatusReference, from_unix, to_unix
@@ -78,6 +78,9 @@ class Issuer:
             raise IssueError(f"unknown credential type {credential_type!r} (known: {', '.join(self._types.names())})")
         issued_at = to_unix(now)
         start, end = to_unix(valid_from), to_unix(valid_until)
+        for name, moment in (("now", issued_at), ("valid_from", start), ("valid_until", end)):
+            if not 0 <= moment <= MAX_TIME:
+                raise IssueError(f"{name} must lie between 1970-01-01 and 9999-12-31 (UTC)")
         if start >= end:
             raise IssueError("valid_from must be before valid_until")
         if end <= issued_at:

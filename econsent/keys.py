@@ -119,10 +119,10 @@ class PublicKey:
 
     @classmethod
     def from_pem(cls, data: bytes | str) -> PublicKey:
-        """Load a PEM SubjectPublicKeyInfo (or a PEM private key, whose public half is taken)."""
+        """Load a PEM SubjectPublicKeyInfo. A private key is refused: public-key files get copied around."""
         pem = _pem_bytes(data)
         if b"PRIVATE KEY" in pem:
-            return SigningKey.from_pem(pem).public_key
+            raise KeyLoadError("this is a private key: give the public key (the .pub.pem file)")
         try:
             key = serialization.load_pem_public_key(pem)
         except (ValueError, UnsupportedAlgorithm) as exc:
@@ -261,7 +261,9 @@ class SigningKey:
 
     def to_pem(self, passphrase: bytes | str | None = None) -> bytes:
         """PKCS#8 PEM, encrypted with the best available scheme when a passphrase is given."""
-        if passphrase:
+        if passphrase is not None:
+            if not passphrase:
+                raise KeyLoadError("an empty passphrase would leave the key unencrypted: give a real one or None")
             password = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
             encryption: serialization.KeySerializationEncryption = serialization.BestAvailableEncryption(password)
         else:

@@ -54,7 +54,10 @@ MIN_INT = -(2**63)
 MAX_INT = 2**63 - 1
 _EPOCH = _dt.date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
-_PUA = re.compile("[\ue000-\uf8ff]")
+# Characters whose two-byte GB18030 code differs between the 2000, 2005 and 2022 editions (besides the
+# Private Use Area): U+1E3F moved to A8BC in 2005; the vertical forms U+FE10-FE19 and U+9FB4-9FBB moved
+# from PUA codes to these characters in 2022. Excluding them keeps compact text edition-independent.
+_NOT_COMPACT = re.compile("[\ue000-\uf8ff\u1e3f\ufe10-\ufe19\u9fb4-\u9fbb]")
 
 
 class SchemaError(ValueError):
@@ -88,9 +91,9 @@ class ClaimKind(StrEnum):
 def encode_text(text: str) -> str | bytes:
     """Return the canonical wire form of a text: GB18030 bytes when that is strictly shorter, else the str.
 
-    Compact form is only used when every character is ASCII or a non-private-use character that
-    GB18030 encodes in two bytes: that range maps identically in GB18030-2000, -2005 and -2022, so
-    every implementation decodes it to the same characters.
+    Compact form is only used when every character is ASCII or a character that GB18030 encodes in two
+    bytes, outside the Private Use Area and the few characters whose code changed between editions:
+    that set maps identically in GB18030-2000, -2005 and -2022, so every implementation agrees.
     """
     if text.isascii():
         return text
@@ -102,7 +105,7 @@ def encode_text(text: str) -> str | bytes:
     if (
         len(compact) != len(text) + non_ascii  # some character takes four bytes
         or len(compact) >= len(text.encode("utf-8", "surrogatepass"))
-        or _PUA.search(text)
+        or _NOT_COMPACT.search(text)
     ):
         return text
     return compact

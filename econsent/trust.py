@@ -229,7 +229,7 @@ class TrustStore:
             raise TrustStoreError("a trust store is an object with exactly format, version and keys")
         if document["format"] != _FORMAT:
             raise TrustStoreError(f"not a trust store (format {document['format']!r})")
-        if document["version"] != 1:
+        if type(document["version"]) is not int or document["version"] != 1:
             raise TrustStoreError(f"unsupported trust store version {document['version']!r}")
         if not isinstance(document["keys"], list):
             raise TrustStoreError("keys must be a list")
@@ -259,8 +259,8 @@ class TrustStore:
             raise TrustStoreError(f"trust store larger than {MAX_TRUST_STORE_BYTES} bytes")
         try:
             document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise TrustStoreError(f"trust store is not valid JSON: {exc}") from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise TrustStoreError(f"trust store is not valid JSON: {type(exc).__name__}") from exc
         return cls.from_json(document)
 
 
@@ -383,7 +383,7 @@ def read_trust_list(data: bytes, anchors: Iterable[PublicKey]) -> TrustStore:
     envelope = _strict_json(data)
     if not isinstance(envelope, dict) or set(envelope) != _ENVELOPE_FIELDS or envelope["format"] != _LIST_FORMAT:
         raise TrustListError(TrustListProblem.MALFORMED, f"not a trust list (fields {sorted(_ENVELOPE_FIELDS)})")
-    if envelope["version"] != 1:
+    if type(envelope["version"]) is not int or envelope["version"] != 1:
         raise TrustListError(TrustListProblem.UNSUPPORTED_VERSION, f"version {envelope['version']!r}")
     pinned = {key.kid.hex(): key for key in anchors}
     anchor = pinned.get(envelope["anchor"]) if isinstance(envelope["anchor"], str) else None

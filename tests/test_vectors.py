@@ -28,12 +28,14 @@ from econsent import (
     ErrorCode,
     MemoryReplayCache,
     Policy,
+    PublicKey,
     TrustStore,
     TypeRegistry,
     VerificationError,
     Verifier,
 )
 from econsent.model import claims_to_json
+from econsent.trust import TrustLists
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 FILES = sorted(VECTOR_DIR.glob("[0-9][0-9][0-9]-*.json"))
@@ -81,9 +83,18 @@ def build_types(documents: list[dict[str, Any]]) -> TypeRegistry:
     )
 
 
+def make_trust(vector: dict[str, Any]) -> TrustStore:
+    """The verifier's keys: from the signed trust list and its pinned anchors when the vector has one."""
+    if "trust_list" not in vector:
+        return TrustStore.from_json(vector["trust_store"])
+    lists = TrustLists([PublicKey.from_pem(pem) for pem in vector["trust_list"]["anchors"]])
+    lists.update(json.dumps(vector["trust_list"]["file"]).encode())
+    return lists.store()
+
+
 def make_verifier(vector: dict[str, Any]) -> Verifier:
     return Verifier(
-        TrustStore.from_json(vector["trust_store"]),
+        make_trust(vector),
         build_policy(vector["policy"]),
         types=build_types(vector.get("types", [])),
         replay_cache=MemoryReplayCache() if vector["type"] == "replay" else None,

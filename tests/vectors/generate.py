@@ -39,6 +39,7 @@ from econsent import (
     IssuerName,
     MemoryReplayCache,
     Policy,
+    PublicKey,
     SigningKey,
     StatusReference,
     TrustedKey,
@@ -52,7 +53,7 @@ from econsent import _disclosure as tree
 from econsent._envelope import CREDENTIAL_CONTEXT, PRESENTATION_CONTEXT, sign_credential
 from econsent._wire import decode_payload, pack, text_from_payload
 from econsent.model import claims_to_json
-from econsent.trust import KeyStatus
+from econsent.trust import KeyStatus, TrustLists, sign_trust_list
 from econsent.verify import _disclosed_claims
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +105,7 @@ KEYS: dict[str, SigningKey] = {
     "issuer-ed25519": ed25519_test_key("issuer-ed25519"),
     "holder-es256": es256_test_key("holder-es256"),
     "holder-ed25519": ed25519_test_key("holder-ed25519"),
+    "anchor-es256": es256_test_key("anchor-es256"),
     "other-holder-es256": es256_test_key("other-holder-es256"),
     "rogue-issuer-es256": es256_test_key("rogue-issuer-es256"),
 }
@@ -491,6 +493,7 @@ class Case:
     claims: Mapping[str, Any] | None = None  # expected disclosed claims (Python values) of a valid case
     withheld: Sequence[str] = ()
     types: Sequence[CredentialType] = ()
+    trust_list: bytes | None = None  # a signed trust list (anchor: "anchor-es256") used instead of trust
 
 
 CASES: list[tuple[str, Callable[[], Case]]] = []
@@ -1996,10 +1999,19 @@ def expected_verdict(expected: Mapping[str, Any]) -> dict[str, Any]:
     return {"claims": expected["claims"], "withheld": expected["withheld"]}
 
 
+def trust_of(vector: Mapping[str, Any]) -> TrustStore:
+    """The verifier's keys: from the signed trust list with its pinned anchors when there is one."""
+    if "trust_list" not in vector:
+        return TrustStore.from_json(vector["trust_store"])
+    lists = TrustLists([PublicKey.from_pem(pem) for pem in vector["trust_list"]["anchors"]])
+    lists.update(json.dumps(vector["trust_list"]["file"]).encode())
+    return lists.store()
+
+
 def check(vector: Mapping[str, Any]) -> list[str]:
     """Run the vector as written (JSON round trip) through the public API; return what differs."""
     vector = json.loads(json.dumps(vector))
-    trust = TrustStore.from_json(vector["trust_store"])
+    trust = trust_of(vector)
     verifier = Verifier(
         trust,
         build_policy(vector["policy"]),
@@ -2099,6 +2111,11 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
         "now": built.now,
         "nonce": None if built.nonce is None else built.nonce.hex(),
     }
+    if built.trust_list is not None:
+        document["trust_list"] = {
+            "file": json.loads(built.trust_list),
+            "anchors": [KEYS["anchor-es256"].public_key.to_pem().decode("ascii")],
+        }
     if built.types:
         document["types"] = [type_document(t) for t in built.types]
     registry = BUILTIN_TYPES.with_types(*built.types)
@@ -2190,6 +2207,28 @@ def _() -> Case:
         ErrorCode.BAD_HOLDER_SIGNATURE,
         "holder_signature",
         presentation(m, name_profile(m), issuer="issuer-ed25519", holder=None),
+    )
+
+
+@case("trust-list-expired")
+def _() -> Case:
+    listed = TrustStore(
+        [
+            dataclasses.replace(issuer_es256_entry(), issuer_id="test-issuer-es256"),
+            dataclasses.replace(issuer_ed25519_entry(), issuer_id="test-issuer-ed25519"),
+        ]
+    )
+    signed = sign_trust_list(
+        listed, key("anchor-es256"), name="test", sequence=3, issued_at=NOW - 8 * 86400, next_update=NOW - 80 * 3600
+    )
+    return reject(
+        "The issuer key comes from the signed trust list test#3, whose next_update was 80 hours before now: past "
+        "the default 72-hour grace, every credential it vouches for is refused.",
+        ErrorCode.TRUST_LIST_EXPIRED,
+        "issuer_signature",
+        show(reference()),
+        trust=listed,
+        trust_list=signed,
     )
 
 
