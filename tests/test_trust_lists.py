@@ -255,7 +255,8 @@ def test_keys_from_jwks_and_private_jwk_refused(keys: dict[str, SigningKey]) -> 
 
     jwks = {
         "keys": [
-            {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))},
+            {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")),
+             "y": b64(numbers.y.to_bytes(32, "big"))},
             {"kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key.raw), "kid": "ignored"},
         ]
     }  # fmt: skip
