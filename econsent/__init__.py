@@ -20,8 +20,9 @@ from .issue import Issuer
 from .keys import Algorithm, PublicKey, Signer, SigningKey, raw_signature_from_der
 from .model import Credential, IssuerName, StatusReference, Verdict
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
-from .trust import TrustedKey, TrustStore
-from .verify import MemoryReplayCache, Policy, ReplayCache, Verifier
+from .status import CredentialStatus, StatusList, StatusListCache, StatusListError, load_status_list
+from .trust import KeyStatus, TrustedKey, TrustLists, TrustStore
+from .verify import MemoryReplayCache, Policy, ReplayCache, StatusFallback, Verifier
 from .wallet import present, read_credential_unverified
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ __all__ = [
     "ClaimSpec",
     "Credential",
     "CredentialError",
+    "CredentialStatus",
     "CredentialType",
     "EconsentError",
     "ErrorCode",
@@ -40,6 +42,7 @@ __all__ = [
     "Issuer",
     "IssuerName",
     "KeyLoadError",
+    "KeyStatus",
     "MemoryReplayCache",
     "MissingDependencyError",
     "Policy",
@@ -49,7 +52,12 @@ __all__ = [
     "Signer",
     "SignerError",
     "SigningKey",
+    "StatusFallback",
+    "StatusList",
+    "StatusListCache",
+    "StatusListError",
     "StatusReference",
+    "TrustLists",
     "TrustStore",
     "TrustStoreError",
     "TrustedKey",
@@ -57,6 +65,7 @@ __all__ = [
     "Verdict",
     "VerificationError",
     "Verifier",
+    "load_status_list",
     "present",
     "raw_signature_from_der",
     "read_credential_unverified",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as _dt
 import json
 import os
@@ -11,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EconsentError
+from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
 
 __all__ = [
     "MAX_INPUT_FILE_BYTES",
     "UsageError",
     "add_passphrase_option",
+    "claims_from_json",
     "csv_list",
     "emit",
     "parse_hex",
     "parse_time",
     "passphrase",
     "read_bytes",
+    "read_claims_request",
     "write_atomic",
     "write_new",
 ]
@@ -107,3 +111,53 @@ def write_atomic(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[str, Any], str, str]:
+    """The credential type, claims (as Python values) and validity from ``--claims`` and the options.
+
+    The claims file is either an object of claims or a document with ``credential_type``, ``claims``,
+    ``valid_from`` and ``valid_until`` (as ``examples/data/driving-licence.json``); options win.
+    """
+    try:
+        document = json.loads(read_bytes(args.claims).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{args.claims} is not a JSON file: {exc}") from exc
+    if not isinstance(document, dict):
+        raise UsageError(f"{args.claims} must hold a JSON object")
+    nested = isinstance(document.get("claims"), dict)
+    type_name = args.credential_type or (document.get("credential_type") if nested else None)
+    valid_from = args.valid_from or (document.get("valid_from") if nested else None)
+    valid_until = args.valid_until or (document.get("valid_until") if nested else None)
+    if not type_name or not valid_from or not valid_until:
+        raise UsageError("give --type, --valid-from and --valid-until (or put them in the claims file)")
+    ctype = BUILTIN_TYPES.by_name(type_name)
+    if ctype is None:
+        raise UsageError(f"unknown credential type {type_name!r} (see `econsent types`)")
+    return ctype, claims_from_json(ctype, document["claims"] if nested else document), valid_from, valid_until
+
+
+def claims_from_json(ctype: CredentialType, raw: dict[str, Any]) -> dict[str, Any]:
+    """JSON claims to Python values by the type's kinds: dates from ISO strings, bytes from base64."""
+    kinds = {spec.name: spec.kind for spec in ctype.claims}
+    result: dict[str, Any] = {}
+    for name, value in raw.items():
+        kind = kinds.get(name)
+        if kind is None:
+            raise UsageError(f"{ctype.name} has no claim {name!r} (see `econsent types`)")
+        item_kind = kind.item_kind
+        items = value if kind.is_list and isinstance(value, list) else [value]
+        converted = [json_scalar(name, item_kind, item) for item in items]
+        result[name] = tuple(converted) if kind.is_list else converted[0]
+    return result
+
+
+def json_scalar(name: str, kind: ClaimKind, value: Any) -> Any:
+    try:
+        if kind is ClaimKind.DATE and isinstance(value, str):
+            return _dt.date.fromisoformat(value)
+        if kind is ClaimKind.BYTES and isinstance(value, str):
+            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except ValueError as exc:
+        raise UsageError(f"claim {name!r}: {exc}") from exc
+    return value

@@ -5,6 +5,7 @@ Each signature covers a context tag naming the object and the format version, th
 * credential (issuer key):    ``"econsent/v1 credential\\0" || header bytes || disclosure-tree root``
 * presentation (holder key):  ``"econsent/v1 presentation\\0" || payload bytes before the holder signature``
 * trust list (anchor key):    ``"econsent/v1 trust-list\\0" || the list's payload bytes``
+* status list (issuer key):   ``"econsent/v1 status-list\\0" || list bytes before the signature``
 
 No time, no claims policy: the verifier decides what a valid signature means.
 """
@@ -19,19 +20,23 @@ from .keys import PublicKey, Signer, SigningKey
 __all__ = [
     "CREDENTIAL_CONTEXT",
     "PRESENTATION_CONTEXT",
+    "STATUS_LIST_CONTEXT",
     "TRUST_LIST_CONTEXT",
     "presentation_fingerprint",
     "sign_credential",
     "sign_presentation",
+    "sign_status_list",
     "sign_trust_list",
     "verify_credential",
     "verify_presentation",
+    "verify_status_list",
     "verify_trust_list",
 ]
 
 CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"
 PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
 TRUST_LIST_CONTEXT = b"econsent/v1 trust-list\x00"
+STATUS_LIST_CONTEXT = b"econsent/v1 status-list\x00"
 _FINGERPRINT_CONTEXT = b"econsent/v1 replay\x00"
 
 
@@ -76,6 +81,14 @@ def sign_trust_list(signer: Signer, payload: bytes) -> bytes:
 
 def verify_trust_list(key: PublicKey, signature: bytes, payload: bytes) -> bool:
     return key.verify(signature, TRUST_LIST_CONTEXT + payload)
+
+
+def sign_status_list(signer: Signer, signed_bytes: bytes) -> bytes:
+    return _checked_sign(signer, STATUS_LIST_CONTEXT + signed_bytes)
+
+
+def verify_status_list(key: PublicKey, signature: bytes, signed_bytes: bytes) -> bool:
+    return key.verify(signature, STATUS_LIST_CONTEXT + signed_bytes)
 
 
 def presentation_fingerprint(signed_bytes: bytes) -> bytes:

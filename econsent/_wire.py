@@ -176,10 +176,13 @@ def _reject_ext(code: int, data: bytes) -> Any:
     raise ValueError("msgpack extension types are not allowed")
 
 
-def decode_payload(data: bytes) -> WirePayload:
-    """Parse payload bytes into a WirePayload, or raise VerificationError (MALFORMED / TOO_LARGE)."""
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise VerificationError(ErrorCode.TOO_LARGE, f"{len(data)} bytes, at most {MAX_PAYLOAD_BYTES}")
+def unpack_canonical(data: bytes, *, max_bytes: int, max_items: int, max_str_len: int | None = None) -> Any:
+    """Parse msgpack with hard limits and insist on canonical form; raises ValueError saying what is wrong.
+
+    Limits apply before anything is allocated: strings, byte strings, arrays and maps are capped, extension
+    types and trailing bytes are refused. Canonical means the exact bytes ``pack`` produces for the parsed
+    value (shortest encodings, no duplicate map keys), so every accepted input has one encoding.
+    """
     try:
         obj = msgpack.unpackb(
             data,
@@ -187,20 +190,31 @@ def decode_payload(data: bytes) -> WirePayload:
             use_list=True,
             strict_map_key=False,
             ext_hook=_reject_ext,
-            max_str_len=MAX_PAYLOAD_BYTES,
-            max_bin_len=MAX_PAYLOAD_BYTES,
-            max_array_len=64,
-            max_map_len=64,
+            max_str_len=max_bytes if max_str_len is None else max_str_len,
+            max_bin_len=max_bytes,
+            max_array_len=max_items,
+            max_map_len=max_items,
             max_ext_len=0,
         )
     except Exception as exc:  # a trust boundary: msgpack raises several unrelated types
-        raise _malformed(f"not a valid msgpack payload: {exc}") from exc
+        raise ValueError(f"not valid msgpack ({type(exc).__name__}: {exc})") from exc
     try:
         canonical = pack(obj)
     except Exception as exc:
-        raise _malformed("payload cannot be re-encoded") from exc
+        raise ValueError("cannot be re-encoded") from exc
     if canonical != data:
-        raise _malformed("payload is not in canonical msgpack form (shortest encodings, no duplicate map keys)")
+        raise ValueError("not in canonical msgpack form (shortest encodings, no duplicate map keys)")
+    return obj
+
+
+def decode_payload(data: bytes) -> WirePayload:
+    """Parse payload bytes into a WirePayload, or raise VerificationError (MALFORMED / TOO_LARGE)."""
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise VerificationError(ErrorCode.TOO_LARGE, f"{len(data)} bytes, at most {MAX_PAYLOAD_BYTES}")
+    try:
+        obj = unpack_canonical(data, max_bytes=MAX_PAYLOAD_BYTES, max_items=64)
+    except ValueError as exc:
+        raise _malformed(f"payload: {exc}") from exc
     if not isinstance(obj, list) or len(obj) not in (5, 9):
         raise _malformed("payload must be an array of 5 (credential) or 9 (presentation) elements")
     header = _header(obj[0])

@@ -7,8 +7,6 @@ Only this layer reads the system clock, and only when ``--now`` is not given.
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as _dt
 import json
 import os
 import sys
@@ -16,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import _cli_trust, qr
+from . import _cli_issuer, _cli_trust, qr
 from ._cli_common import (
     UsageError,
     add_passphrase_option,
@@ -26,6 +24,7 @@ from ._cli_common import (
     parse_time,
     passphrase,
     read_bytes,
+    read_claims_request,
     write_atomic,
     write_new,
 )
@@ -33,9 +32,10 @@ from .errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID, EconsentError, Verifi
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, SigningKey
 from .model import Verdict, claims_to_json
-from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
+from .schema import BUILTIN_TYPES, CredentialType
+from .status import StatusListCache
 from .trust import TrustLists, TrustStore
-from .verify import DEFAULT_CLOCK_LEEWAY, DEFAULT_MAX_LIFETIME, MemoryReplayCache, Policy, Verifier
+from .verify import DEFAULT_CLOCK_LEEWAY, DEFAULT_MAX_LIFETIME, MemoryReplayCache, Policy, StatusFallback, Verifier
 from .wallet import DEFAULT_LIFETIME, present, read_credential_unverified
 
 __all__ = ["main"]
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     keygen.set_defaults(handler=_cmd_keygen)
 
     _cli_trust.register(sub)
+    _cli_issuer.register(sub)
 
     types = sub.add_parser("types", help="list the credential types, their claims and profiles")
     types.add_argument("--json", action="store_true")
@@ -134,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
     )
     ver.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
+    ver.add_argument("--status-lists", type=Path, help="folder of signed status lists (*.ecsl) for revocation checks")
+    ver.add_argument(
+        "--unknown-status",
+        choices=[fallback.value for fallback in StatusFallback],
+        default=StatusFallback.REFUSE.value,
+        help="when a credential's status list is missing or stale: refuse (default) or accept with a warning",
+    )
     ver.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
     ver.add_argument("--nonce", help="the challenge this verifier gave the holder, hex")
     ver.add_argument("--audience", help="this verifier's identity; codes made for others are refused")
@@ -189,30 +197,12 @@ def _describe_type(ctype: CredentialType) -> dict[str, Any]:
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:
-    try:
-        document = json.loads(read_bytes(args.claims).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{args.claims} is not a JSON file: {exc}") from exc
-    if not isinstance(document, dict):
-        raise UsageError(f"{args.claims} must hold a JSON object")
-    if isinstance(document.get("claims"), dict):
-        type_name = args.credential_type or document.get("credential_type")
-        raw_claims = document["claims"]
-        valid_from = args.valid_from or document.get("valid_from")
-        valid_until = args.valid_until or document.get("valid_until")
-    else:
-        type_name, raw_claims = args.credential_type, document
-        valid_from, valid_until = args.valid_from, args.valid_until
-    if not type_name or not valid_from or not valid_until:
-        raise UsageError("give --type, --valid-from and --valid-until (or put them in the claims file)")
-    ctype = BUILTIN_TYPES.by_name(type_name)
-    if ctype is None:
-        raise UsageError(f"unknown credential type {type_name!r} (see `econsent types`)")
+    ctype, claims, valid_from, valid_until = read_claims_request(args)
     issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
     holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
     credential = issuer.issue(
         ctype.name,
-        _claims_from_json(ctype, raw_claims),
+        claims,
         holder_key=holder_key,
         valid_from=parse_time(valid_from),
         valid_until=parse_time(valid_until),
@@ -237,32 +227,6 @@ def _cmd_issue(args: argparse.Namespace) -> int:
         ],
     )
     return EXIT_VALID
-
-
-def _claims_from_json(ctype: CredentialType, raw: dict[str, Any]) -> dict[str, Any]:
-    """JSON claims to Python values by the type's kinds: dates from ISO strings, bytes from base64."""
-    kinds = {spec.name: spec.kind for spec in ctype.claims}
-    result: dict[str, Any] = {}
-    for name, value in raw.items():
-        kind = kinds.get(name)
-        if kind is None:
-            raise UsageError(f"{ctype.name} has no claim {name!r} (see `econsent types`)")
-        item_kind = kind.item_kind
-        items = value if kind.is_list and isinstance(value, list) else [value]
-        converted = [_json_scalar(name, item_kind, item) for item in items]
-        result[name] = tuple(converted) if kind.is_list else converted[0]
-    return result
-
-
-def _json_scalar(name: str, kind: ClaimKind, value: Any) -> Any:
-    try:
-        if kind is ClaimKind.DATE and isinstance(value, str):
-            return _dt.date.fromisoformat(value)
-        if kind is ClaimKind.BYTES and isinstance(value, str):
-            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
-    except ValueError as exc:
-        raise UsageError(f"claim {name!r}: {exc}") from exc
-    return value
 
 
 def _cmd_present(args: argparse.Namespace) -> int:
@@ -313,10 +277,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             accept_bearer=args.accept_bearer,
             required_claims=tuple(csv_list(args.require)),
             audience=args.audience,
+            unknown_status=StatusFallback(args.unknown_status),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    verifier = Verifier(_trust_for_verify(args), policy, replay_cache=MemoryReplayCache())
+    trust = _trust_for_verify(args)
+    status_lists = None
+    if args.status_lists is not None:
+        status_lists = StatusListCache()
+        report = status_lists.load_directory(args.status_lists, trust)
+        for path, error in report.errors:
+            print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
+    verifier = Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists)
     nonce = parse_hex(args.nonce, "--nonce")
     if args.code == "-":
         results = [
@@ -381,4 +353,5 @@ def _card(verdict: Verdict) -> str:
         lines.append(f"  {labels.get(name, name)} {name}: {shown}")
     if verdict.withheld:
         lines.append(f"  withheld {', '.join(verdict.withheld)}")
+    lines += [f"  WARNING  {warning}" for warning in verdict.warnings]
     return "\n".join(lines)

@@ -57,6 +57,10 @@ class ErrorCode(StrEnum):
     NONCE_MISMATCH = "NONCE_MISMATCH"
     AUDIENCE_MISMATCH = "AUDIENCE_MISMATCH"
     MISSING_CLAIMS = "MISSING_CLAIMS"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    STATUS_UNKNOWN = "STATUS_UNKNOWN"
+    STATUS_STALE = "STATUS_STALE"
     REPLAYED = "REPLAYED"
 
     @property
@@ -91,6 +95,10 @@ _SENTENCES: dict[ErrorCode, str] = {
     ErrorCode.NONCE_MISMATCH: "The code was not made for this counter's challenge.",
     ErrorCode.AUDIENCE_MISMATCH: "The code was made for another verifier.",
     ErrorCode.MISSING_CLAIMS: "The code does not show every claim this counter needs.",
+    ErrorCode.REVOKED: "The issuer has revoked this credential.",
+    ErrorCode.SUSPENDED: "The issuer has suspended this credential.",
+    ErrorCode.STATUS_UNKNOWN: "The credential's revocation status cannot be checked: its status list is missing.",
+    ErrorCode.STATUS_STALE: "The credential's status list is out of date: update it.",
     ErrorCode.REPLAYED: "This code has already been used: ask the holder to show a fresh one.",
 }
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 import heapq
 import hmac
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from . import _disclosure
 from ._envelope import presentation_fingerprint, verify_credential, verify_presentation
-from ._wire import PREFIX, WirePayload, decode_payload, payload_from_text
+from ._wire import PREFIX, WirePayload, WireProof, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
 from .keys import Algorithm, PublicKey
 from .model import Instant, StatusReference, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
+from .status import CredentialStatus, StatusListCache
 from .trust import TrustedKey, TrustStore
 
 __all__ = [
@@ -39,6 +41,16 @@ MAX_CLOCK_LEEWAY = 300
 DEFAULT_CLOCK_LEEWAY = 30
 DEFAULT_MAX_LIFETIME = 300
 DEFAULT_TRUST_LIST_GRACE = 72 * 3600
+DEFAULT_STATUS_LIST_GRACE = 24 * 3600
+
+
+class StatusFallback(StrEnum):
+    """What to do when a credential's revocation status cannot be established (list missing or stale)."""
+
+    REFUSE = "refuse"
+    WARN = "warn"
+
+
 _ALL_ALGORITHMS = frozenset(Algorithm)
 
 
@@ -51,6 +63,10 @@ class Policy:
     verifier's identity (a presentation made for another audience is refused); ``required_claims``
     must all be disclosed. ``trust_list_grace`` is how long past its next update a signed trust list is
     still used (with a warning in the verdict) before every code it vouches for is refused.
+    A credential that names a status list is checked against it: revoked and suspended credentials are
+    always refused; when the list is missing, or past its next update by more than
+    ``status_list_grace``, ``unknown_status`` decides between refusing and accepting with a warning.
+    The status is never silently taken as good.
     """
 
     clock_leeway: int = DEFAULT_CLOCK_LEEWAY
@@ -61,14 +77,17 @@ class Policy:
     required_claims: tuple[str, ...] = ()
     audience: str | None = None
     trust_list_grace: int = DEFAULT_TRUST_LIST_GRACE
+    status_list_grace: int = DEFAULT_STATUS_LIST_GRACE
+    unknown_status: StatusFallback = StatusFallback.REFUSE
 
     def __post_init__(self) -> None:
         if not 0 <= self.clock_leeway <= MAX_CLOCK_LEEWAY:
             raise ValueError(f"clock_leeway must be 0 to {MAX_CLOCK_LEEWAY} seconds")
         if not 1 <= self.max_lifetime <= 86_400:
             raise ValueError("max_lifetime must be 1 to 86400 seconds")
-        if self.trust_list_grace < 0:
-            raise ValueError("trust_list_grace must not be negative")
+        if self.trust_list_grace < 0 or self.status_list_grace < 0:
+            raise ValueError("grace periods must not be negative")
+        object.__setattr__(self, "unknown_status", StatusFallback(self.unknown_status))
         object.__setattr__(self, "issuer_algorithms", frozenset(self.issuer_algorithms))
         object.__setattr__(self, "holder_algorithms", frozenset(self.holder_algorithms))
         object.__setattr__(self, "required_claims", tuple(self.required_claims))
@@ -116,7 +135,7 @@ class MemoryReplayCache:
 class Verifier:
     """Verifies presentations offline against a trust store, under a policy."""
 
-    __slots__ = ("_policy", "_replay", "_trust", "_types")
+    __slots__ = ("_policy", "_replay", "_status_lists", "_trust", "_types")
 
     def __init__(
         self,
@@ -125,11 +144,13 @@ class Verifier:
         *,
         types: TypeRegistry = BUILTIN_TYPES,
         replay_cache: ReplayCache | None = None,
+        status_lists: StatusListCache | None = None,
     ) -> None:
         self._trust = trust
         self._policy = policy or Policy()
         self._types = types
         self._replay = replay_cache
+        self._status_lists = status_lists
 
     @property
     def policy(self) -> Policy:
@@ -160,48 +181,20 @@ class Verifier:
         if not verify_credential(trusted.public_key, wire.issuer_signature, wire.header_bytes, root):
             raise VerificationError(ErrorCode.BAD_ISSUER_SIGNATURE)
         _check_validity(header.issued_at, header.valid_from, header.valid_until, now, policy.clock_leeway)
+        if header.status is not None:
+            warnings += self._check_status(trusted.issuer_ref, header.status, now)
 
         proof = wire.proof
-        presented_at = expires_at = offset = None
         if header.holder_key is None:
-            if proof is not None:
-                raise VerificationError(ErrorCode.MALFORMED, "a bearer credential cannot carry a holder proof")
-            if not policy.accept_bearer:
-                raise VerificationError(ErrorCode.BEARER_REFUSED)
-            if nonce is not None:
-                raise VerificationError(ErrorCode.NONCE_MISMATCH, "a bearer credential cannot answer a challenge")
-            if policy.audience is not None:
-                raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "a bearer credential names no audience")
+            _check_bearer(proof, policy, nonce)
+            presented_at = expires_at = offset = None
+        elif proof is None:
+            raise VerificationError(ErrorCode.MISSING_HOLDER_PROOF)
         else:
-            if proof is None:
-                raise VerificationError(ErrorCode.MISSING_HOLDER_PROOF)
-            assert holder_alg is not None
-            try:
-                holder_key = PublicKey.from_raw(holder_alg, header.holder_key)
-            except KeyLoadError as exc:
-                raise VerificationError(ErrorCode.MALFORMED, "the holder key is not a valid public key") from exc
-            if not verify_presentation(holder_key, proof.signature, proof.signed_bytes):
-                raise VerificationError(ErrorCode.BAD_HOLDER_SIGNATURE)
-            if proof.lifetime > policy.max_lifetime:
-                raise VerificationError(
-                    ErrorCode.LIFETIME_TOO_LONG,
-                    f"{proof.lifetime} s, this counter allows {policy.max_lifetime} s",
-                )
-            offset = proof.presented_at - now
-            if offset > policy.clock_leeway:
-                raise VerificationError(
-                    ErrorCode.PRESENTATION_FROM_FUTURE,
-                    f"the phone's clock is {offset} s ahead of this verifier's",
-                )
-            expires_at = proof.presented_at + proof.lifetime
-            if now > expires_at + policy.clock_leeway:
-                raise VerificationError(
-                    ErrorCode.STALE_PRESENTATION,
-                    f"expired {now - expires_at} s ago; made {-offset} s before this verifier's clock "
-                    f"(if it was just made, the phone's clock is {-offset} s behind)",
-                )
-            _check_binding(proof.nonce, proof.audience, nonce, policy.audience)
-            presented_at = proof.presented_at
+            assert holder_alg is not None  # the header carries a holder key, so it named its algorithm
+            presented_at, expires_at, offset = _check_holder_proof(
+                proof, holder_alg, header.holder_key, policy, now, nonce
+            )
 
         missing = [name for name in policy.required_claims if name not in claims]
         if missing:
@@ -251,6 +244,36 @@ class Verifier:
             raise VerificationError(ErrorCode.KEY_NOT_VALID, f"issued {from_unix(issued_at).isoformat()}")
         return trusted
 
+    def _check_status(self, issuer_ref: str, reference: tuple[int, int], now: int) -> tuple[str, ...]:
+        """Refuse a revoked or suspended credential; apply the fallback policy when the status is unknown."""
+        list_id, index = reference
+        name = f"status list {list_id} of {issuer_ref}"
+        status_list = None if self._status_lists is None else self._status_lists.get(issuer_ref, list_id)
+        if status_list is not None:
+            signer = self._trust.get(status_list.kid)
+            if signer is None or signer.compromised_at(now):  # the trust store changed since the list was cached
+                status_list = None
+        if status_list is None:
+            return self._unknown_status(ErrorCode.STATUS_UNKNOWN, f"no {name} is loaded")
+        if index >= status_list.size:  # the issuer points outside its own list: never acceptable
+            raise VerificationError(ErrorCode.STATUS_UNKNOWN, f"index {index} is beyond the {name}")
+        status = status_list.status(index)
+        if status is CredentialStatus.REVOKED:
+            raise VerificationError(ErrorCode.REVOKED, f"{name}, sequence {status_list.sequence}")
+        if status is CredentialStatus.SUSPENDED:
+            raise VerificationError(ErrorCode.SUSPENDED, f"{name}, sequence {status_list.sequence}")
+        overdue = now - to_unix(status_list.next_update)
+        if overdue > self._policy.status_list_grace:
+            return self._unknown_status(ErrorCode.STATUS_STALE, f"the {name} expired {overdue / 3600:.1f} hours ago")
+        if overdue > 0:
+            return (f"the {name} is {overdue / 3600:.1f} hours past its next update: update it",)
+        return ()
+
+    def _unknown_status(self, code: ErrorCode, detail: str) -> tuple[str, ...]:
+        if self._policy.unknown_status is StatusFallback.REFUSE:
+            raise VerificationError(code, detail)
+        return (f"revocation status not checked: {detail}",)
+
     def _holder_algorithm(self, wire_id: int | None) -> Algorithm | None:
         if wire_id is None:
             return None
@@ -289,6 +312,48 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
     value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
     root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, value_bytes.__getitem__, wire.nodes)
     return claims, withheld, root
+
+
+def _check_bearer(proof: WireProof | None, policy: Policy, nonce: bytes | None) -> None:
+    """A bearer credential carries no holder proof and cannot answer a challenge or name an audience."""
+    if proof is not None:
+        raise VerificationError(ErrorCode.MALFORMED, "a bearer credential cannot carry a holder proof")
+    if not policy.accept_bearer:
+        raise VerificationError(ErrorCode.BEARER_REFUSED)
+    if nonce is not None:
+        raise VerificationError(ErrorCode.NONCE_MISMATCH, "a bearer credential cannot answer a challenge")
+    if policy.audience is not None:
+        raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "a bearer credential names no audience")
+
+
+def _check_holder_proof(
+    proof: WireProof, algorithm: Algorithm, raw_key: bytes, policy: Policy, now: int, nonce: bytes | None
+) -> tuple[int, int, int]:
+    """Holder signature, lifetime, freshness and binding; returns presented-at, expires-at and clock offset."""
+    try:
+        holder_key = PublicKey.from_raw(algorithm, raw_key)
+    except KeyLoadError as exc:
+        raise VerificationError(ErrorCode.MALFORMED, "the holder key is not a valid public key") from exc
+    if not verify_presentation(holder_key, proof.signature, proof.signed_bytes):
+        raise VerificationError(ErrorCode.BAD_HOLDER_SIGNATURE)
+    if proof.lifetime > policy.max_lifetime:
+        raise VerificationError(
+            ErrorCode.LIFETIME_TOO_LONG, f"{proof.lifetime} s, this counter allows {policy.max_lifetime} s"
+        )
+    offset = proof.presented_at - now
+    if offset > policy.clock_leeway:
+        raise VerificationError(
+            ErrorCode.PRESENTATION_FROM_FUTURE, f"the phone's clock is {offset} s ahead of this verifier's"
+        )
+    expires_at = proof.presented_at + proof.lifetime
+    if now > expires_at + policy.clock_leeway:
+        raise VerificationError(
+            ErrorCode.STALE_PRESENTATION,
+            f"expired {now - expires_at} s ago; made {-offset} s before this verifier's clock "
+            f"(if it was just made, the phone's clock is {-offset} s behind)",
+        )
+    _check_binding(proof.nonce, proof.audience, nonce, policy.audience)
+    return proof.presented_at, expires_at, offset
 
 
 def _trust_list_warnings(trusted: TrustedKey, now: int, grace: int) -> tuple[str, ...]:

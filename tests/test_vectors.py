@@ -35,6 +35,7 @@ from econsent import (
     Verifier,
 )
 from econsent.model import claims_to_json
+from econsent.status import StatusListCache, load_status_list
 from econsent.trust import TrustLists
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
@@ -93,11 +94,16 @@ def make_trust(vector: dict[str, Any]) -> TrustStore:
 
 
 def make_verifier(vector: dict[str, Any]) -> Verifier:
+    trust = make_trust(vector)
+    status_lists = StatusListCache()
+    for data in vector.get("status_lists", []):
+        status_lists.add(load_status_list(bytes.fromhex(data), trust))
     return Verifier(
-        make_trust(vector),
+        trust,
         build_policy(vector["policy"]),
         types=build_types(vector.get("types", [])),
         replay_cache=MemoryReplayCache() if vector["type"] == "replay" else None,
+        status_lists=status_lists,
     )
 
 

@@ -38,6 +38,7 @@ from econsent import (
 )
 from econsent.schema import DRIVING_LICENCE, encode_text
 from econsent.trust import KeyStatus
+from econsent.verify import StatusFallback
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 SECOND = dt.timedelta(seconds=1)
@@ -119,11 +120,12 @@ def test_verdict_reports_every_field(
 
 
 def test_verdict_reports_the_status_reference(
-    issue_licence: Any, present_licence: Any, verifier: Verifier, now: dt.datetime
+    issue_licence: Any, present_licence: Any, verifier: Verifier, trust: TrustStore, now: dt.datetime
 ) -> None:
     cred = issue_licence(status=StatusReference(3, 2**32 - 1))
-    verdict = verifier.verify(present_licence(cred), now=now)
+    verdict = Verifier(trust, Policy(unknown_status=StatusFallback.WARN)).verify(present_licence(cred), now=now)
     assert verdict.status == StatusReference(3, 2**32 - 1)
+    assert verdict.warnings and "revocation status not checked" in verdict.warnings[0]
     assert verdict.to_json()["status"] == {"list_id": 3, "index": 2**32 - 1}
     assert verifier.verify(present_licence(), now=now).status is None
 

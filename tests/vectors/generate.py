@@ -53,6 +53,7 @@ from econsent import _disclosure as tree
 from econsent._envelope import CREDENTIAL_CONTEXT, PRESENTATION_CONTEXT, sign_credential
 from econsent._wire import decode_payload, pack, text_from_payload
 from econsent.model import claims_to_json
+from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
 from econsent.trust import KeyStatus, TrustLists, sign_trust_list
 from econsent.verify import _disclosed_claims
 
@@ -494,6 +495,7 @@ class Case:
     withheld: Sequence[str] = ()
     types: Sequence[CredentialType] = ()
     trust_list: bytes | None = None  # a signed trust list (anchor: "anchor-es256") used instead of trust
+    status_lists: Sequence[bytes] = ()  # signed status lists the verifier holds
 
 
 CASES: list[tuple[str, Callable[[], Case]]] = []
@@ -900,15 +902,35 @@ def _() -> Case:
     )
 
 
+def status_list(size: int = 8, *, next_update: int = NOW + 86400) -> bytes:
+    """Status list 7 of the ES256 test issuer (issuer_ref kid:<hex>): index 5 revoked, 6 suspended."""
+    builder = StatusListBuilder(size)
+    builder.set(5, CredentialStatus.REVOKED)
+    builder.set(6, CredentialStatus.SUSPENDED)
+    return builder.sign(
+        key("issuer-es256"),
+        issuer_ref=issuer_es256_entry().issuer_ref,
+        list_id=7,
+        sequence=1,
+        issued_at=next_update - 2 * 86400,
+        next_update=next_update,
+    )
+
+
+def status_licence(index: int) -> Credential:
+    return reference(f"reference-status-{index}", status=StatusReference(7, index))
+
+
 @case("status-reference")
 def _() -> Case:
     return valid_case(
-        "A licence whose header carries a revocation status reference [list_id 7, index 4294967295] (status "
-        "lists themselves are not checked by v1 verifiers; the verdict reports the reference).",
-        reference("reference-status", status=StatusReference(7, 2**32 - 1)),
+        "A licence whose header carries a revocation status reference [list_id 7, index 4], checked against the "
+        "issuer's signed status list 7 (vector field status_lists), where index 4 is valid.",
+        status_licence(4),
         REFERENCE_LICENCE,
         DL,
         profile="driving-check",
+        status_lists=[status_list()],
     )
 
 
@@ -2012,11 +2034,15 @@ def check(vector: Mapping[str, Any]) -> list[str]:
     """Run the vector as written (JSON round trip) through the public API; return what differs."""
     vector = json.loads(json.dumps(vector))
     trust = trust_of(vector)
+    status_lists = StatusListCache()
+    for data in vector.get("status_lists", []):
+        status_lists.add(load_status_list(bytes.fromhex(data), trust))
     verifier = Verifier(
         trust,
         build_policy(vector["policy"]),
         types=build_types(vector.get("types", [])),
         replay_cache=MemoryReplayCache() if vector["type"] == "replay" else None,
+        status_lists=status_lists,
     )
     expected = vector["expected"]
     if vector["type"] == "replay":
@@ -2111,6 +2137,8 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
         "now": built.now,
         "nonce": None if built.nonce is None else built.nonce.hex(),
     }
+    if built.status_lists:
+        document["status_lists"] = [data.hex() for data in built.status_lists]
     if built.trust_list is not None:
         document["trust_list"] = {
             "file": json.loads(built.trust_list),
@@ -2207,6 +2235,62 @@ def _() -> Case:
         ErrorCode.BAD_HOLDER_SIGNATURE,
         "holder_signature",
         presentation(m, name_profile(m), issuer="issuer-ed25519", holder=None),
+    )
+
+
+@case("revoked")
+def _() -> Case:
+    return reject(
+        "The licence's status reference [7, 5] points at an entry the issuer's status list marks revoked.",
+        ErrorCode.REVOKED,
+        "validity",
+        show(status_licence(5)),
+        status_lists=[status_list()],
+    )
+
+
+@case("suspended")
+def _() -> Case:
+    return reject(
+        "The licence's status reference [7, 6] points at an entry the issuer's status list marks suspended.",
+        ErrorCode.SUSPENDED,
+        "validity",
+        show(status_licence(6)),
+        status_lists=[status_list()],
+    )
+
+
+@case("status-list-missing")
+def _() -> Case:
+    return reject(
+        "The licence names status list 7, which the verifier does not hold: under the default policy an unknown "
+        "status is refused, never taken as good.",
+        ErrorCode.STATUS_UNKNOWN,
+        "validity",
+        show(status_licence(4)),
+    )
+
+
+@case("status-index-beyond-list")
+def _() -> Case:
+    return reject(
+        "The licence's status index 9 lies beyond the issuer's 8-entry status list: refused whatever the policy.",
+        ErrorCode.STATUS_UNKNOWN,
+        "validity",
+        show(status_licence(9)),
+        status_lists=[status_list()],
+        policy={"unknown_status": "warn"},
+    )
+
+
+@case("status-list-stale")
+def _() -> Case:
+    return reject(
+        "The issuer's status list 7 passed its next_update 30 hours before now, beyond the default 24-hour grace.",
+        ErrorCode.STATUS_STALE,
+        "validity",
+        show(status_licence(4)),
+        status_lists=[status_list(next_update=NOW - 30 * 3600)],
     )
 
 

@@ -1,0 +1,296 @@
+"""``econsent issuer``: issue through the registry, revoke, suspend, reinstate, and publish status lists.
+
+Exit codes as everywhere: 0 success, 1 refused by the registry (the code is printed: unknown serial,
+already revoked, revocation is final, ...), 2 usage or input error. Personal data is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._cli_common import (
+    UsageError,
+    add_passphrase_option,
+    csv_list,
+    emit,
+    parse_time,
+    passphrase,
+    read_bytes,
+    read_claims_request,
+    write_atomic,
+)
+from .errors import EXIT_REJECTED, EXIT_VALID
+from .issue import Issuer
+from .keys import PublicKey, SigningKey
+from .registry import DEFAULT_LIST_SIZE, CredentialRecord, IssuerRegistry, RegistryError, RegistryErrorCode
+from .status import STATUS_LIST_FILE_SUFFIX, CredentialStatus, read_status_list_unverified
+
+__all__ = ["register"]
+
+DEFAULT_TTL = 24 * 3600
+# Registry refusals of the operation asked for (exit 1); other registry errors are input or storage errors (exit 2).
+_USAGE_CODES = frozenset({RegistryErrorCode.BAD_INPUT, RegistryErrorCode.WRONG_REGISTRY, RegistryErrorCode.STORAGE})
+
+
+def register(sub: Any) -> None:
+    """Add the ``issuer`` command and its actions to the top-level sub-parsers."""
+    issuer = sub.add_parser("issuer", help="the issuer registry: issue, revoke, suspend, reinstate, publish status")
+    actions = issuer.add_subparsers(metavar="ACTION")
+
+    init = actions.add_parser("init", help="create an issuer registry (one SQLite file)")
+    _registry_option(init)
+    ref = init.add_mutually_exclusive_group(required=True)
+    ref.add_argument("--issuer-ref", help="the issuer id verifiers' trust stores give this issuer's keys")
+    ref.add_argument("--key", type=Path, help="for an issuer without an issuer id: its public key (ref kid:<hex>)")
+    init.add_argument("--list-size", type=int, default=DEFAULT_LIST_SIZE, help="entries per status list")
+    init.add_argument("--json", action="store_true")
+    init.set_defaults(handler=_init)
+
+    issue = actions.add_parser("issue", help="issue a credential with the next serial and status slot")
+    _registry_option(issue)
+    issue.add_argument("--key", required=True, type=Path, help="issuer private key (PEM)")
+    add_passphrase_option(issue, "passphrase of the issuer key, from this environment variable")
+    issue.add_argument("--claims", required=True, type=Path, help="claims JSON, as for `econsent issue`")
+    issue.add_argument("--type", dest="credential_type", help="credential type (default: from the claims file)")
+    holder = issue.add_mutually_exclusive_group(required=True)
+    holder.add_argument("--holder-key", type=Path, help="holder public key (PEM) to bind the credential to")
+    holder.add_argument("--bearer", action="store_true", help="issue a bearer credential (printed certificates)")
+    issue.add_argument("--valid-from", help="ISO 8601 (default: from the claims file)")
+    issue.add_argument("--valid-until", help="ISO 8601 (default: from the claims file)")
+    issue.add_argument("--derive", default="", help="comma-separated claims to derive, e.g. age_over_18")
+    issue.add_argument(
+        "--record-personal-data", action="store_true", help="also keep the claims in the registry (default: not)"
+    )
+    issue.add_argument("--out", "-o", required=True, type=Path, help="credential file to write")
+    issue.add_argument("--now", help="issuance time (default: the clock)")
+    issue.add_argument("--json", action="store_true")
+    issue.set_defaults(handler=_issue)
+
+    for verb, text in (
+        ("revoke", "revoke a credential for good"),
+        ("suspend", "suspend a valid credential"),
+        ("reinstate", "make a suspended credential valid again"),
+    ):
+        change = actions.add_parser(verb, help=text)
+        _registry_option(change)
+        change.add_argument("serial", type=int, help="the credential's serial number")
+        change.add_argument("--reason", help="why, for the audit trail (no personal data)")
+        change.add_argument("--now", help="time of the change (default: the clock)")
+        change.add_argument("--json", action="store_true")
+        change.set_defaults(handler=_change, verb=verb)
+
+    status = actions.add_parser("status", help="a credential's status, status slot and audit trail")
+    _registry_option(status)
+    status.add_argument("serial", type=int)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+
+    publish = actions.add_parser("publish", help="sign status lists into DIR/<issuer>.<list>.ecsl files")
+    _registry_option(publish)
+    publish.add_argument("--key", required=True, type=Path, help="issuer private key (PEM) to sign with")
+    add_passphrase_option(publish, "passphrase of the issuer key, from this environment variable")
+    publish.add_argument("--out-dir", required=True, type=Path, help="folder for the .ecsl files (created if missing)")
+    publish.add_argument("--list", dest="lists", type=int, action="append", help="list id (repeat; default: all)")
+    when = publish.add_mutually_exclusive_group()
+    when.add_argument("--next-update", help="time by which a newer list will be out (ISO 8601)")
+    when.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="seconds until the next update (default 86400)")
+    publish.add_argument("--now", help="issued-at of the lists (default: the clock)")
+    publish.add_argument("--json", action="store_true")
+    publish.set_defaults(handler=_publish)
+
+
+def _registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", required=True, type=Path, help="the issuer registry file")
+
+
+def _open(args: argparse.Namespace) -> IssuerRegistry:
+    return IssuerRegistry.open(args.registry, create=False)
+
+
+def _refused(args: argparse.Namespace, exc: RegistryError) -> int:
+    """Report a refusal by the registry (exit 1), or pass an input or storage error on (exit 2)."""
+    if exc.code in _USAGE_CODES:
+        raise exc
+    if args.json:
+        print(json.dumps({"ok": False, "code": exc.code.value, "message": exc.message}, ensure_ascii=False))
+    else:
+        print(f"REFUSED  {exc.code.value}: {exc.message}", file=sys.stderr)
+    return EXIT_REJECTED
+
+
+def _init(args: argparse.Namespace) -> int:
+    if args.registry.exists():
+        raise UsageError(f"{args.registry} exists: refusing to overwrite it")
+    issuer_ref = args.issuer_ref or f"kid:{PublicKey.from_pem(read_bytes(args.key)).kid.hex()}"
+    with IssuerRegistry.open(args.registry, issuer_ref=issuer_ref, list_size=args.list_size) as registry:
+        emit(
+            args,
+            {"registry": str(registry.path), "issuer_ref": registry.issuer_ref, "list_size": registry.list_size},
+            [f"registry {registry.path} for {registry.issuer_ref}, status lists of {registry.list_size} entries"],
+        )
+    return EXIT_VALID
+
+
+def _issue(args: argparse.Namespace) -> int:
+    ctype, claims, valid_from, valid_until = read_claims_request(args)
+    issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
+    holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
+    with _open(args) as registry:
+        try:
+            credential = registry.issue(
+                issuer,
+                ctype.name,
+                claims,
+                holder_key=holder_key,
+                valid_from=parse_time(valid_from),
+                valid_until=parse_time(valid_until),
+                now=parse_time(args.now),
+                derive=csv_list(args.derive),
+                record_personal_data=args.record_personal_data,
+            )
+        except RegistryError as exc:
+            return _refused(args, exc)
+    write_atomic(args.out, credential.encoded)
+    reference = credential.status
+    assert reference is not None
+    emit(
+        args,
+        {
+            "credential_type": credential.credential_type,
+            "serial": credential.serial,
+            "kid": credential.kid.hex(),
+            "status": {"list_id": reference.list_id, "index": reference.index},
+            "bearer": credential.is_bearer,
+            "bytes": len(credential.encoded),
+            "personal_data_recorded": args.record_personal_data,
+            "out": str(args.out),
+        },
+        [
+            f"issued {credential.credential_type} serial {credential.serial}, status list {reference.list_id} "
+            f"index {reference.index} ({len(credential.encoded)} bytes) -> {args.out}"
+        ],
+    )
+    return EXIT_VALID
+
+
+def _change(args: argparse.Namespace) -> int:
+    now = parse_time(args.now)
+    with _open(args) as registry:
+        try:
+            actions = {"revoke": registry.revoke, "suspend": registry.suspend, "reinstate": registry.reinstate}
+            before = actions[args.verb](args.serial, now=now, reason=args.reason)
+            after = registry.status_of(args.serial)
+        except RegistryError as exc:
+            return _refused(args, exc)
+    emit(
+        args,
+        {"ok": True, "serial": args.serial, "action": args.verb, "from": before.value, "to": after.value},
+        [f"serial {args.serial}: {before.value} -> {after.value}"],
+    )
+    return EXIT_VALID
+
+
+def _status(args: argparse.Namespace) -> int:
+    with _open(args) as registry:
+        try:
+            record = registry.record(args.serial)
+            history = registry.history(args.serial)
+        except RegistryError as exc:
+            return _refused(args, exc)
+    trail = [
+        {
+            "at": _iso(entry.at),
+            "action": entry.action,
+            "from": None if entry.old_status is None else entry.old_status.value,
+            "to": entry.new_status.value,
+            "reason": entry.reason,
+        }
+        for entry in history
+    ]
+    lines = [
+        f"serial {record.serial}  {record.credential_type}  {record.status.value.upper()}",
+        f"  status   list {record.reference.list_id} index {record.reference.index}",
+        f"  valid    {record.valid_from:%Y-%m-%d} .. {record.valid_until:%Y-%m-%d}  (issued {_iso(record.issued_at)})",
+        f"  key      {record.kid.hex()}   claims recorded: {'yes' if record.has_personal_data else 'no'}",
+    ]
+    lines += [
+        f"  {item['at']}  {item['action']:9} -> {item['to']}" + (f"  ({item['reason']})" if item["reason"] else "")
+        for item in trail
+    ]
+    emit(args, {**_record_json(record), "history": trail}, lines)
+    return EXIT_VALID
+
+
+def _record_json(record: CredentialRecord) -> dict[str, Any]:
+    return {
+        "serial": record.serial,
+        "credential_type": record.credential_type,
+        "kid": record.kid.hex(),
+        "status": record.status.value,
+        "status_changed_at": None if record.status_changed_at is None else _iso(record.status_changed_at),
+        "list_id": record.reference.list_id,
+        "index": record.reference.index,
+        "issued_at": _iso(record.issued_at),
+        "valid_from": _iso(record.valid_from),
+        "valid_until": _iso(record.valid_until),
+        "personal_data_recorded": record.has_personal_data,
+    }
+
+
+def _publish(args: argparse.Namespace) -> int:
+    now = parse_time(args.now)
+    next_update = parse_time(args.next_update) if args.next_update else now + _dt.timedelta(seconds=args.ttl)
+    signer = SigningKey.from_pem(read_bytes(args.key), passphrase(args))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    published = []
+    with _open(args) as registry:
+        issuer_ref = registry.issuer_ref
+        prefix = _file_prefix(issuer_ref)
+        try:
+            for list_id in args.lists or registry.list_ids:
+                data = registry.publish(list_id, signer, now=now, next_update=next_update)
+                path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
+                write_atomic(path, data)
+                published.append((path, data))
+        except RegistryError as exc:
+            return _refused(args, exc)
+    summary = []
+    for path, data in published:
+        status_list = read_status_list_unverified(data)
+        counts = status_list.counts()
+        summary.append(
+            {
+                "list_id": status_list.list_id,
+                "sequence": status_list.sequence,
+                "size": status_list.size,
+                "revoked": counts[CredentialStatus.REVOKED],
+                "suspended": counts[CredentialStatus.SUSPENDED],
+                "bytes": len(data),
+                "file": str(path),
+            }
+        )
+    emit(
+        args,
+        {"issuer_ref": issuer_ref, "next_update": _iso(next_update), "lists": summary},
+        [
+            f"list {item['list_id']} #{item['sequence']}: {item['revoked']} revoked, {item['suspended']} suspended "
+            f"of {item['size']}, {item['bytes']} bytes -> {item['file']}"
+            for item in summary
+        ],
+    )
+    return EXIT_VALID
+
+
+def _file_prefix(issuer_ref: str) -> str:
+    """The issuer ref as a portable file name part (``kid:ab12`` becomes ``kid_ab12``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", issuer_ref)
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,492 @@
+"""The issuer registry: what an issuer has issued, each credential's status, and its status lists.
+
+One SQLite file (WAL mode, no server). Each issued credential gets the next serial and the next free
+status slot (lists of ``list_size`` entries, list ids from 0) and is recorded with its type, slot, issuance
+time and validity; its claims only if the issuer opts in. Issuing is one transaction: if signing fails
+nothing is recorded, and if recording fails the credential is not returned. Revoke, suspend and reinstate
+keep an audit trail; ``publish`` signs a list from the table with a sequence number that grows on every
+publication. Nothing here logs, and error messages never carry claim values.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ._wire import MAX_STATUS_LIST_ID
+from .errors import EconsentError
+from .issue import Issuer
+from .keys import PublicKey, Signer
+from .model import Credential, Instant, StatusReference, claims_to_json, from_unix, to_unix
+from .schema import ClaimValue
+from .status import MAX_ISSUER_REF_CHARS, MAX_STATUS_LIST_ENTRIES, CredentialStatus, StatusListBuilder
+
+__all__ = [
+    "DEFAULT_LIST_SIZE",
+    "AuditEntry",
+    "CredentialRecord",
+    "IssuerRegistry",
+    "RegistryError",
+    "RegistryErrorCode",
+]
+
+DEFAULT_LIST_SIZE = 1_000_000
+MAX_REASON_CHARS = 500
+_SCHEMA_VERSION = 1
+_STATUS_VALUES = {CredentialStatus.VALID: 0, CredentialStatus.REVOKED: 1, CredentialStatus.SUSPENDED: 2}
+_STATUS_OF_VALUE = {value: status for status, value in _STATUS_VALUES.items()}
+
+_SCHEMA = """
+CREATE TABLE registry (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    issuer_ref TEXT NOT NULL,
+    list_size INTEGER NOT NULL,
+    next_serial INTEGER NOT NULL,
+    next_slot INTEGER NOT NULL
+);
+CREATE TABLE credentials (
+    serial INTEGER PRIMARY KEY,
+    credential_type TEXT NOT NULL,
+    kid BLOB NOT NULL,
+    list_id INTEGER NOT NULL,
+    status_index INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),
+    status_changed_at INTEGER,
+    claims TEXT,
+    UNIQUE (list_id, status_index)
+);
+CREATE INDEX credentials_not_valid ON credentials (list_id, status, status_index) WHERE status != 0;
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial INTEGER NOT NULL REFERENCES credentials (serial),
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('issue', 'revoke', 'suspend', 'reinstate')),
+    old_status INTEGER,
+    new_status INTEGER NOT NULL,
+    reason TEXT
+);
+CREATE TABLE publications (
+    list_id INTEGER PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    next_update INTEGER NOT NULL,
+    kid BLOB NOT NULL
+);
+"""
+
+
+class RegistryErrorCode(StrEnum):
+    """Why the registry refused. The string values are stable."""
+
+    UNKNOWN_SERIAL = "UNKNOWN_SERIAL"
+    ALREADY_REVOKED = "ALREADY_REVOKED"
+    REVOKED_IS_FINAL = "REVOKED_IS_FINAL"
+    ALREADY_SUSPENDED = "ALREADY_SUSPENDED"
+    NOT_SUSPENDED = "NOT_SUSPENDED"
+    LISTS_FULL = "LISTS_FULL"
+    UNKNOWN_LIST = "UNKNOWN_LIST"
+    WRONG_KEY = "WRONG_KEY"
+    BAD_INPUT = "BAD_INPUT"
+    WRONG_REGISTRY = "WRONG_REGISTRY"
+    STORAGE = "STORAGE"
+
+
+class RegistryError(EconsentError):
+    """The registry refused an operation (``code`` says why) or its storage failed."""
+
+    def __init__(self, code: RegistryErrorCode, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code.value}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """What the registry knows about one issued credential (never its claims)."""
+
+    serial: int
+    credential_type: str
+    kid: bytes
+    reference: StatusReference
+    issued_at: _dt.datetime
+    valid_from: _dt.datetime
+    valid_until: _dt.datetime
+    status: CredentialStatus
+    status_changed_at: _dt.datetime | None
+    has_personal_data: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change of a credential's status (issuance included)."""
+
+    at: _dt.datetime
+    action: str
+    old_status: CredentialStatus | None
+    new_status: CredentialStatus
+    reason: str | None
+
+
+class IssuerRegistry:
+    """An issuer's record of issued credentials and their status, in one SQLite file.
+
+    One instance per thread (it holds an SQLite connection); any number of threads and processes may open
+    the same file: every change is a transaction that takes the write lock first.
+    """
+
+    __slots__ = ("_db", "_issuer_ref", "_list_size", "_path")
+
+    def __init__(self, db: sqlite3.Connection, path: Path, issuer_ref: str, list_size: int) -> None:
+        self._db = db
+        self._path = path
+        self._issuer_ref = issuer_ref
+        self._list_size = list_size
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        issuer_ref: str | None = None,
+        list_size: int | None = None,
+        create: bool = True,
+    ) -> IssuerRegistry:
+        """Open a registry, creating it (readable by the owner only) when ``create`` and it does not exist.
+
+        A new registry needs ``issuer_ref``: the ``TrustedKey.issuer_ref`` verifiers know the issuer by
+        (its ``issuer_id``, or ``kid:<hex>`` for a single key without one). ``list_size`` defaults to
+        1,000,000 and is fixed at creation; values given for an existing registry must match it.
+        """
+        file = Path(path)
+        if not file.exists():
+            if not create:
+                raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"no issuer registry at {file}")
+            if issuer_ref is None:
+                raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs an issuer_ref")
+            _check_new(issuer_ref, DEFAULT_LIST_SIZE if list_size is None else list_size)
+            try:
+                os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another process is creating it: the schema is made under the write lock, once
+            except OSError as exc:
+                raise RegistryError(RegistryErrorCode.STORAGE, f"cannot create {file}: {exc.strerror}") from exc
+        try:
+            db = sqlite3.connect(file, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise RegistryError(RegistryErrorCode.STORAGE, f"cannot open {file}: {exc}") from exc
+        try:
+            stored_ref, stored_size = _prepare(db, file, issuer_ref, list_size)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, file, stored_ref, stored_size)
+
+    @property
+    def issuer_ref(self) -> str:
+        return self._issuer_ref
+
+    @property
+    def list_size(self) -> int:
+        return self._list_size
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def list_ids(self) -> range:
+        """The lists in use: 0 up to the list of the last slot handed out (list 0 exists from the start)."""
+        (next_slot,) = self._query("SELECT next_slot FROM registry").fetchone()
+        return range(max(0, next_slot - 1) // self._list_size + 1)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> IssuerRegistry:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"IssuerRegistry({str(self._path)!r}, issuer_ref={self._issuer_ref!r}, list_size={self._list_size})"
+
+    def issue(
+        self,
+        issuer: Issuer,
+        credential_type: str,
+        claims: Mapping[str, ClaimValue],
+        *,
+        holder_key: PublicKey | None,
+        valid_from: Instant,
+        valid_until: Instant,
+        now: Instant,
+        derive: Iterable[str] = (),
+        record_personal_data: bool = False,
+    ) -> Credential:
+        """Issue a credential with the next serial and status slot, and record it, in one transaction."""
+        self._check_key(issuer.kid)
+        with self._transaction() as db:
+            serial, slot = db.execute("SELECT next_serial, next_slot FROM registry").fetchone()
+            list_id, index = divmod(slot, self._list_size)
+            if list_id > MAX_STATUS_LIST_ID:
+                raise RegistryError(
+                    RegistryErrorCode.LISTS_FULL,
+                    f"all {MAX_STATUS_LIST_ID + 1} status lists of {self._list_size} entries are full",
+                )
+            credential = issuer.issue(
+                credential_type,
+                claims,
+                holder_key=holder_key,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                now=now,
+                serial=serial,
+                derive=derive,
+                status=StatusReference(list_id, index),
+            )
+            issued_at = to_unix(credential.issued_at)
+            personal = (
+                json.dumps(claims_to_json(credential.claims), ensure_ascii=False) if record_personal_data else None
+            )
+            db.execute(
+                "INSERT INTO credentials (serial, credential_type, kid, list_id, status_index, issued_at, valid_from, "
+                "valid_until, claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    serial,
+                    credential.credential_type,
+                    credential.kid,
+                    list_id,
+                    index,
+                    issued_at,
+                    to_unix(credential.valid_from),
+                    to_unix(credential.valid_until),
+                    personal,
+                ),
+            )
+            db.execute(
+                "INSERT INTO audit (serial, at, action, old_status, new_status) VALUES (?, ?, 'issue', NULL, 0)",
+                (serial, issued_at),
+            )
+            db.execute("UPDATE registry SET next_serial = ?, next_slot = ?", (serial + 1, slot + 1))
+        return credential
+
+    def revoke(self, serial: int, *, now: Instant, reason: str | None = None) -> CredentialStatus:
+        """Revoke for good: a revoked credential can never be suspended or reinstated. Returns the old status."""
+        return self._change(serial, CredentialStatus.REVOKED, "revoke", now, reason)
+
+    def suspend(self, serial: int, *, now: Instant, reason: str | None = None) -> CredentialStatus:
+        """Suspend a valid credential until it is reinstated (or revoked). Returns the old status."""
+        return self._change(serial, CredentialStatus.SUSPENDED, "suspend", now, reason)
+
+    def reinstate(self, serial: int, *, now: Instant, reason: str | None = None) -> CredentialStatus:
+        """Make a suspended credential valid again (only a suspended one). Returns the old status."""
+        return self._change(serial, CredentialStatus.VALID, "reinstate", now, reason)
+
+    def status_of(self, serial: int) -> CredentialStatus:
+        return self.record(serial).status
+
+    def record(self, serial: int) -> CredentialRecord:
+        row = self._query(
+            "SELECT credential_type, kid, list_id, status_index, issued_at, valid_from, valid_until, status, "
+            "status_changed_at, claims IS NOT NULL FROM credentials WHERE serial = ?",
+            (serial,),
+        ).fetchone()
+        if row is None:
+            raise RegistryError(RegistryErrorCode.UNKNOWN_SERIAL, f"no credential with serial {serial}")
+        ctype, kid, list_id, index, issued_at, valid_from, valid_until, status, changed_at, personal = row
+        return CredentialRecord(
+            serial=serial,
+            credential_type=ctype,
+            kid=kid,
+            reference=StatusReference(list_id, index),
+            issued_at=from_unix(issued_at),
+            valid_from=from_unix(valid_from),
+            valid_until=from_unix(valid_until),
+            status=_STATUS_OF_VALUE[status],
+            status_changed_at=None if changed_at is None else from_unix(changed_at),
+            has_personal_data=bool(personal),
+        )
+
+    def history(self, serial: int) -> tuple[AuditEntry, ...]:
+        """The audit trail of one credential, oldest first."""
+        self.record(serial)
+        rows = self._query(
+            "SELECT at, action, old_status, new_status, reason FROM audit WHERE serial = ? ORDER BY id", (serial,)
+        ).fetchall()
+        return tuple(
+            AuditEntry(
+                at=from_unix(at),
+                action=action,
+                old_status=None if old is None else _STATUS_OF_VALUE[old],
+                new_status=_STATUS_OF_VALUE[new],
+                reason=reason,
+            )
+            for at, action, old, new, reason in rows
+        )
+
+    def publish(self, list_id: int, signer: Signer, *, now: Instant, next_update: Instant) -> bytes:
+        """Sign status list ``list_id`` as the table says now, with the list's next sequence number.
+
+        Reading the statuses and taking the sequence number is one short transaction; compressing and
+        signing happen after it, so issuing and revoking are never held up by a large list. If signing
+        fails, that sequence number stays unused: sequence numbers only ever grow, gaps are harmless.
+        """
+        self._check_key(signer.public_key.kid)
+        issued, until = to_unix(now), to_unix(next_update)
+        if issued >= until:
+            raise RegistryError(RegistryErrorCode.BAD_INPUT, "next_update must be after now")
+        builder = StatusListBuilder(self._list_size)
+        with self._transaction() as db:
+            if list_id not in self.list_ids:
+                raise RegistryError(
+                    RegistryErrorCode.UNKNOWN_LIST, f"list {list_id} is not in use (lists 0..{self.list_ids[-1]})"
+                )
+            for status in (CredentialStatus.REVOKED, CredentialStatus.SUSPENDED):
+                cursor = db.execute(
+                    "SELECT status_index FROM credentials WHERE list_id = ? AND status = ?",
+                    (list_id, _STATUS_VALUES[status]),
+                )
+                builder.set_many([index for (index,) in cursor], status)
+            row = db.execute("SELECT sequence FROM publications WHERE list_id = ?", (list_id,)).fetchone()
+            sequence = 1 if row is None else row[0] + 1
+            db.execute(
+                "INSERT OR REPLACE INTO publications (list_id, sequence, issued_at, next_update, kid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (list_id, sequence, issued, until, signer.public_key.kid),
+            )
+        return builder.sign(
+            signer, issuer_ref=self._issuer_ref, list_id=list_id, sequence=sequence, issued_at=issued, next_update=until
+        )
+
+    def publish_all(self, signer: Signer, *, now: Instant, next_update: Instant) -> dict[int, bytes]:
+        """Publish every list in use; returns the signed files by list id."""
+        return {list_id: self.publish(list_id, signer, now=now, next_update=next_update) for list_id in self.list_ids}
+
+    def _change(
+        self, serial: int, target: CredentialStatus, action: str, now: Instant, reason: str | None
+    ) -> CredentialStatus:
+        at = to_unix(now)
+        if reason is not None and len(reason) > MAX_REASON_CHARS:
+            raise RegistryError(RegistryErrorCode.BAD_INPUT, f"a reason has at most {MAX_REASON_CHARS} characters")
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM credentials WHERE serial = ?", (serial,)).fetchone()
+            if row is None:
+                raise RegistryError(RegistryErrorCode.UNKNOWN_SERIAL, f"no credential with serial {serial}")
+            current = _STATUS_OF_VALUE[row[0]]
+            _check_transition(serial, current, target)
+            db.execute(
+                "UPDATE credentials SET status = ?, status_changed_at = ? WHERE serial = ?",
+                (_STATUS_VALUES[target], at, serial),
+            )
+            db.execute(
+                "INSERT INTO audit (serial, at, action, old_status, new_status, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (serial, at, action, _STATUS_VALUES[current], _STATUS_VALUES[target], reason),
+            )
+        return current
+
+    def _check_key(self, kid: bytes) -> None:
+        """A registry named after one key (``kid:<hex>``) signs only with that key: others would be WRONG_ISSUER."""
+        if self._issuer_ref.startswith("kid:") and self._issuer_ref != f"kid:{kid.hex()}":
+            raise RegistryError(
+                RegistryErrorCode.WRONG_KEY,
+                f"this registry belongs to {self._issuer_ref}; key {kid.hex()} is another issuer to verifiers",
+            )
+
+    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise RegistryError(RegistryErrorCode.STORAGE, f"{type(exc).__name__}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE (take the write lock first, so two writers never read the same counters) ... COMMIT."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise RegistryError(RegistryErrorCode.STORAGE, f"cannot start a transaction: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):  # the first error is the one to report
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise RegistryError(RegistryErrorCode.STORAGE, f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+
+def _check_transition(serial: int, current: CredentialStatus, target: CredentialStatus) -> None:
+    if current is CredentialStatus.REVOKED:
+        if target is CredentialStatus.REVOKED:
+            raise RegistryError(RegistryErrorCode.ALREADY_REVOKED, f"credential {serial} is already revoked")
+        raise RegistryError(
+            RegistryErrorCode.REVOKED_IS_FINAL, f"credential {serial} is revoked; revocation cannot be undone"
+        )
+    if target is CredentialStatus.SUSPENDED and current is CredentialStatus.SUSPENDED:
+        raise RegistryError(RegistryErrorCode.ALREADY_SUSPENDED, f"credential {serial} is already suspended")
+    if target is CredentialStatus.VALID and current is not CredentialStatus.SUSPENDED:
+        raise RegistryError(RegistryErrorCode.NOT_SUSPENDED, f"credential {serial} is not suspended")
+
+
+def _check_new(issuer_ref: str, list_size: int) -> None:
+    if not isinstance(issuer_ref, str) or not 1 <= len(issuer_ref) <= MAX_ISSUER_REF_CHARS:
+        raise RegistryError(RegistryErrorCode.BAD_INPUT, f"issuer_ref must be 1 to {MAX_ISSUER_REF_CHARS} characters")
+    if isinstance(list_size, bool) or not isinstance(list_size, int) or not 1 <= list_size <= MAX_STATUS_LIST_ENTRIES:
+        raise RegistryError(RegistryErrorCode.BAD_INPUT, f"list_size must be 1 to {MAX_STATUS_LIST_ENTRIES} entries")
+
+
+def _prepare(db: sqlite3.Connection, file: Path, issuer_ref: str | None, list_size: int | None) -> tuple[str, int]:
+    """Set up the connection, create the schema in an empty file, and check an existing one is this issuer's.
+
+    The emptiness check and the schema creation share one write transaction, so two processes opening a
+    new file at once cannot both create it.
+    """
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("BEGIN IMMEDIATE")
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version == 0 and not db.execute("SELECT 1 FROM sqlite_master").fetchone():
+            if issuer_ref is None:
+                raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs an issuer_ref")
+            size = DEFAULT_LIST_SIZE if list_size is None else list_size
+            _check_new(issuer_ref, size)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            db.execute("INSERT INTO registry VALUES (1, ?, ?, 1, 0)", (issuer_ref, size))
+        elif version != _SCHEMA_VERSION:
+            raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"{file} is not an econsent issuer registry")
+        stored_ref, stored_size = db.execute("SELECT issuer_ref, list_size FROM registry").fetchone()
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"{file} is not a usable issuer registry: {exc}") from exc
+    if issuer_ref is not None and issuer_ref != stored_ref:
+        raise RegistryError(
+            RegistryErrorCode.WRONG_REGISTRY, f"{file} is the registry of {stored_ref!r}, not {issuer_ref!r}"
+        )
+    if list_size is not None and list_size != stored_size:
+        raise RegistryError(
+            RegistryErrorCode.WRONG_REGISTRY, f"{file} has lists of {stored_size} entries, not {list_size}"
+        )
+    return stored_ref, stored_size

@@ -1,0 +1,181 @@
+"""``econsent issuer``: init, issue through the registry, revoke/suspend/reinstate, status, publish, via main(argv)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from econsent import _cli_issuer, cli
+from econsent.status import CredentialStatus, StatusListCache
+from econsent.trust import TrustStore
+
+ROOT = Path(__file__).resolve().parent.parent
+LICENCE = ROOT / "examples" / "data" / "driving-licence.json"
+ISSUED = "2026-11-27T08:00:00Z"
+LATER = "2026-11-27T10:00:00Z"
+ENV = {"ISSUER_PASS": "correct horse battery staple"}
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """Call the real ``econsent`` entry point; adds the ``issuer`` command if cli.py does not register it yet."""
+    original = cli._parser
+
+    def parser() -> argparse.ArgumentParser:
+        built = original()
+        sub = next(a for a in built._actions if isinstance(a, argparse._SubParsersAction))
+        if "issuer" not in sub.choices:
+            _cli_issuer.register(sub)
+        return built
+
+    monkeypatch.setattr(cli, "_parser", parser)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return call
+
+
+@pytest.fixture
+def office(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keys, a trust store naming the issuer sh-traffic, and an empty registry with lists of 100 entries."""
+    monkeypatch.chdir(tmp_path)
+    assert run("keygen", "-o", "issuer.pem", "--passphrase-env", "ISSUER_PASS")[0] == 0
+    assert run("keygen", "-o", "holder.pem", "-a", "Ed25519")[0] == 0
+    code, _, err = run(
+        "trust", "add", "--store", "trust.json", "--key", "issuer.pub.pem", "--issuer-id", "sh-traffic",
+        "--issuer-zh", "上海市公安局交通警察总队", "--types", "driving-licence",
+        "--valid-from", "2026-01-01T00:00:00Z", "--valid-until", "2031-01-01T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run("issuer", "init", "--registry", "reg.db", "--issuer-ref", "sh-traffic", "--list-size", "100",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out) == {"registry": "reg.db", "issuer_ref": "sh-traffic", "list_size": 100}
+    return tmp_path
+
+
+def issue(run: Run, out: str, *extra: str) -> dict[str, Any]:
+    code, stdout, err = run(
+        "issuer", "issue", "--registry", "reg.db", "--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS",
+        "--claims", str(LICENCE), "--holder-key", "holder.pub.pem", "--out", out, "--now", ISSUED, "--json", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    return dict(json.loads(stdout))
+
+
+def test_issue_revoke_publish_and_a_verifier_sees_it(run: Run, office: Path) -> None:
+    first = issue(run, "one.ecc")
+    second = issue(run, "two.ecc")
+    assert (first["serial"], first["status"]) == (1, {"list_id": 0, "index": 0})
+    assert (second["serial"], second["status"]) == (2, {"list_id": 0, "index": 1})
+    assert not first["personal_data_recorded"] and (office / "one.ecc").stat().st_size == first["bytes"]
+
+    code, out, _ = run("issuer", "revoke", "--registry", "reg.db", "1", "--reason", "reported stolen", "--now", LATER)
+    assert (code, out.strip()) == (0, "serial 1: valid -> revoked")
+    code, out, _ = run("issuer", "suspend", "--registry", "reg.db", "2", "--now", LATER, "--json")
+    assert json.loads(out) == {"ok": True, "serial": 2, "action": "suspend", "from": "valid", "to": "suspended"}
+
+    code, out, err = run("issuer", "publish", "--registry", "reg.db", "--key", "issuer.pem", "--passphrase-env",
+                         "ISSUER_PASS", "--out-dir", "lists", "--now", LATER, "--ttl", "3600", "--json")  # fmt: skip
+    assert code == 0, err
+    published = json.loads(out)
+    assert published["issuer_ref"] == "sh-traffic" and published["next_update"] == "2026-11-27T11:00:00Z"
+    assert [{k: v for k, v in item.items() if k != "bytes"} for item in published["lists"]] == [
+        {"list_id": 0, "sequence": 1, "size": 100, "revoked": 1, "suspended": 1, "file": "lists/sh-traffic.0.ecsl"}
+    ]
+    cache = StatusListCache()
+    report = cache.load_directory(office / "lists", TrustStore.load(office / "trust.json"))
+    assert not report.errors
+    held = cache.get("sh-traffic", 0)
+    assert held is not None
+    assert [held.status(i) for i in range(3)] == [
+        CredentialStatus.REVOKED,
+        CredentialStatus.SUSPENDED,
+        CredentialStatus.VALID,
+    ]
+
+
+def test_reinstating_a_revoked_credential_is_refused_with_exit_1(run: Run, office: Path) -> None:
+    issue(run, "one.ecc")
+    assert run("issuer", "revoke", "--registry", "reg.db", "1", "--now", LATER)[0] == 0
+    code, _, err = run("issuer", "reinstate", "--registry", "reg.db", "1", "--now", LATER)
+    assert code == 1 and "REVOKED_IS_FINAL" in err
+    code, out, _ = run("issuer", "reinstate", "--registry", "reg.db", "1", "--now", LATER, "--json")
+    assert code == 1 and json.loads(out)["code"] == "REVOKED_IS_FINAL"
+
+
+def test_status_shows_the_slot_and_audit_trail_but_no_claims(run: Run, office: Path) -> None:
+    issue(run, "one.ecc", "--record-personal-data")
+    run("issuer", "suspend", "--registry", "reg.db", "1", "--reason", "lost", "--now", LATER)
+    code, out, _ = run("issuer", "status", "--registry", "reg.db", "1", "--json")
+    document = json.loads(out)
+    assert code == 0
+    assert (document["status"], document["list_id"], document["index"]) == ("suspended", 0, 0)
+    assert document["personal_data_recorded"] is True
+    assert [(h["action"], h["to"], h["reason"]) for h in document["history"]] == [
+        ("issue", "valid", None),
+        ("suspend", "suspended", "lost"),
+    ]
+    code, text, _ = run("issuer", "status", "--registry", "reg.db", "1")
+    assert "SUSPENDED" in text and "list 0 index 0" in text
+    licence = json.loads(LICENCE.read_text(encoding="utf-8"))
+    for value in (licence["claims"]["family_name"], licence["claims"]["licence_number"]):
+        assert value not in out and value not in text
+
+
+def test_unknown_serial_exits_1(run: Run, office: Path) -> None:
+    code, out, _ = run("issuer", "revoke", "--registry", "reg.db", "42", "--json")
+    assert code == 1 and json.loads(out)["code"] == "UNKNOWN_SERIAL"
+    code, _, err = run("issuer", "status", "--registry", "reg.db", "42")
+    assert code == 1 and "UNKNOWN_SERIAL" in err
+
+
+def test_publish_each_sequence_grows_and_files_are_replaced(run: Run, office: Path) -> None:
+    issue(run, "one.ecc")
+    publish = ("issuer", "publish", "--registry", "reg.db", "--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS",
+               "--out-dir", "lists", "--json", "--now")  # fmt: skip
+    sequences = [json.loads(run(*publish, now)[1])["lists"][0]["sequence"] for now in (ISSUED, LATER)]
+    assert sequences == [1, 2]
+    assert sorted(p.name for p in (office / "lists").iterdir()) == ["sh-traffic.0.ecsl"]
+    code, out, _ = run(*publish, LATER, "--list", "5")
+    assert code == 1 and json.loads(out)["code"] == "UNKNOWN_LIST"
+
+
+def test_init_from_a_key_names_the_issuer_by_kid(run: Run, office: Path) -> None:
+    code, out, _ = run("issuer", "init", "--registry", "own.db", "--key", "issuer.pub.pem", "--json")
+    kid = json.loads(run("trust", "list", "--store", "trust.json", "--json")[1])["keys"][0]["kid"]
+    assert code == 0 and json.loads(out)["issuer_ref"] == f"kid:{kid}"
+    assert json.loads(out)["list_size"] == 1_000_000
+
+
+def test_usage_errors_exit_2(run: Run, office: Path) -> None:
+    code, _, err = run("issuer", "init", "--registry", "reg.db", "--issuer-ref", "sh-traffic")
+    assert code == 2 and "exists" in err
+    code, _, err = run("issuer", "revoke", "--registry", "missing.db", "1")
+    assert code == 2 and "no issuer registry" in err
+    code, _, err = run("issuer", "init", "--registry", "x.db", "--issuer-ref", "sh-traffic", "--list-size", "0")
+    assert code == 2 and "BAD_INPUT" in err
+    assert run("issuer", "revoke", "--registry", "reg.db", "not-a-number")[0] == 2
+
+
+def test_the_module_imports_on_its_own_and_with_the_cli() -> None:
+    """cli.py imports _cli_issuer at the top; importing either first must work."""
+    for first in ("econsent._cli_issuer", "econsent.cli"):
+        code = f"import {first}, econsent.cli, econsent._cli_issuer; print('ok')"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert result.stdout.strip() == "ok", result.stderr
