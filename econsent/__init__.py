@@ -23,7 +23,7 @@ from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeReg
 from .status import CredentialStatus, StatusList, StatusListCache, StatusListError, load_status_list
 from .trust import KeyStatus, TrustedKey, TrustLists, TrustStore
 from .verify import MemoryReplayCache, Policy, ReplayCache, StatusFallback, Verifier
-from .wallet import present, read_credential_unverified
+from .wallet import FileStorage, MemoryStorage, Wallet, WalletError, present, read_credential_unverified
 
 __version__ = "0.1.0"
 
@@ -38,12 +38,14 @@ __all__ = [
     "CredentialType",
     "EconsentError",
     "ErrorCode",
+    "FileStorage",
     "IssueError",
     "Issuer",
     "IssuerName",
     "KeyLoadError",
     "KeyStatus",
     "MemoryReplayCache",
+    "MemoryStorage",
     "MissingDependencyError",
     "Policy",
     "PublicKey",
@@ -65,6 +67,8 @@ __all__ = [
     "Verdict",
     "VerificationError",
     "Verifier",
+    "Wallet",
+    "WalletError",
     "load_status_list",
     "present",
     "raw_signature_from_der",

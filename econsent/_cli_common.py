@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._files import write_atomic
 from .errors import EconsentError
 from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
 
@@ -102,15 +103,6 @@ def write_new(path: Path, data: bytes, *, private: bool = False) -> None:
         raise UsageError(f"{path} exists: refusing to overwrite it") from exc
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[str, Any], str, str]:

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import _envelope
+from ._files import write_atomic
 from .errors import KeyLoadError, TrustStoreError
 from .keys import PublicKey, Signer
 from .model import Instant, IssuerName, from_unix, to_unix
@@ -236,15 +237,10 @@ class TrustStore:
         return cls(TrustedKey.from_json(entry) for entry in document["keys"])
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically (temporary file, fsync, rename) so a crash never leaves half a trust store."""
+        """Write atomically and durably, so a crash never leaves half a trust store."""
         data = json.dumps(self.to_json(), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-        tmp = f"{os.fspath(path)}.tmp"
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, data)
         except OSError as exc:
             raise TrustStoreError(f"cannot write trust store {os.fspath(path)!r}: {exc.strerror}") from exc
 
