@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -132,10 +133,25 @@ class MemoryReplayCache:
         return len(self._seen)
 
 
+class CodeFormat(Protocol):
+    """Another kind of signed QR code a Verifier checks (EU DCC, SMART Health Cards, ...).
+
+    A format claims the texts that start with one of its ``prefixes``; every other text is read as an
+    econsent presentation, the default format. A format holds its own trust material and returns a
+    :class:`~econsent.model.Verdict` (with its ``format`` field set) or raises VerificationError, never
+    anything else. Adding a format touches no other format.
+    """
+
+    @property
+    def prefixes(self) -> tuple[str, ...]: ...
+
+    def verify(self, text: str, *, now: int, nonce: bytes | None, policy: Policy) -> Verdict: ...
+
+
 class Verifier:
     """Verifies presentations offline against a trust store, under a policy."""
 
-    __slots__ = ("_policy", "_replay", "_status_lists", "_trust", "_types")
+    __slots__ = ("_formats", "_policy", "_replay", "_status_lists", "_trust", "_types")
 
     def __init__(
         self,
@@ -145,7 +161,9 @@ class Verifier:
         types: TypeRegistry = BUILTIN_TYPES,
         replay_cache: ReplayCache | None = None,
         status_lists: StatusListCache | None = None,
+        formats: Sequence[CodeFormat] = (),
     ) -> None:
+        self._formats = tuple(formats)
         self._trust = trust
         self._policy = policy or Policy()
         self._types = types
@@ -163,7 +181,11 @@ class Verifier:
         :class:`~econsent.errors.VerificationError`; never any other exception for any input.
         """
         text = code if isinstance(code, str) else _text_from_image(code)
-        return self._verify_text(text, to_unix(now), nonce)
+        moment = to_unix(now)
+        for code_format in self._formats:
+            if text.startswith(code_format.prefixes):
+                return code_format.verify(text, now=moment, nonce=nonce, policy=self._policy)
+        return self._verify_text(text, moment, nonce)
 
     def _verify_text(self, text: str, now: int, nonce: bytes | None) -> Verdict:
         policy = self._policy

@@ -137,3 +137,18 @@ def test_credentials_without_a_status_reference_need_no_list(world: dict[str, ob
     )
     verdict = Verifier(world["trust"]).verify(present(credential, holder, now=NOW), now=NOW)  # type: ignore[arg-type]
     assert verdict.status is None
+
+
+def test_other_code_formats_plug_in_by_prefix(world: dict[str, object]) -> None:
+    """A CodeFormat claims its prefix; every other text is still read as an econsent presentation."""
+
+    class Refusing:
+        prefixes = ("XX1:",)
+
+        def verify(self, text: str, *, now: int, nonce: bytes | None, policy: Policy) -> object:
+            raise VerificationError(ErrorCode.MALFORMED, f"format XX saw {text}")
+
+    verifier = Verifier(world["trust"], status_lists=cache(world), formats=[Refusing()])  # type: ignore[arg-type,list-item]
+    with pytest.raises(VerificationError, match="format XX saw XX1:abc"):
+        verifier.verify("XX1:abc", now=NOW)
+    assert verifier.verify(world["codes"][0], now=NOW).format == "econsent/1"  # type: ignore[index]
