@@ -122,7 +122,15 @@ def decode_text(wire: object) -> str:
             text = wire.decode("gb18030")
         except UnicodeDecodeError as exc:
             raise SchemaError("compact text is not valid GB18030") from exc
-        if encode_text(text) != wire:
+        # GB18030 maps characters one to one, so instead of re-encoding, check the rules of encode_text:
+        # not pure ASCII, every non-ASCII character in two bytes, none excluded, shorter than UTF-8.
+        non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+        if (
+            not non_ascii
+            or len(wire) != len(text) + non_ascii
+            or _NOT_COMPACT.search(text)
+            or len(wire) >= len(text.encode("utf-8"))
+        ):
             raise SchemaError("compact text is not in canonical form")
         return text
     raise SchemaError("expected text")
