@@ -35,7 +35,15 @@ from .model import Verdict, claims_to_json
 from .schema import BUILTIN_TYPES, CredentialType
 from .status import StatusListCache
 from .trust import TrustLists, TrustStore
-from .verify import DEFAULT_CLOCK_LEEWAY, DEFAULT_MAX_LIFETIME, MemoryReplayCache, Policy, StatusFallback, Verifier
+from .verify import (
+    DEFAULT_CLOCK_LEEWAY,
+    DEFAULT_MAX_LIFETIME,
+    CodeFormat,
+    MemoryReplayCache,
+    Policy,
+    StatusFallback,
+    Verifier,
+)
 from .wallet import DEFAULT_LIFETIME, present, read_credential_unverified
 
 __all__ = ["main"]
@@ -130,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="verify a code: QR text, an image file, or - for lines on stdin")
     ver.add_argument("code", help="QR text, a path to an image (PNG/JPEG), or - to read one code per line")
-    trust_source = ver.add_mutually_exclusive_group(required=True)
+    trust_source = ver.add_mutually_exclusive_group()
     trust_source.add_argument("--trust", type=Path, help="trust store JSON file")
     trust_source.add_argument(
         "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
@@ -142,6 +150,23 @@ def _parser() -> argparse.ArgumentParser:
         choices=[fallback.value for fallback in StatusFallback],
         default=StatusFallback.REFUSE.value,
         help="when a credential's status list is missing or stale: refuse (default) or accept with a warning",
+    )
+    ver.add_argument(
+        "--dcc-certs",
+        action="append",
+        type=Path,
+        default=[],
+        help="also verify EU DCCs (HC1:) signed by these DSCs: PEM/DER file, DCC trust list JSON, or folder",
+    )
+    ver.add_argument(
+        "--shc-jwks",
+        action="append",
+        type=Path,
+        default=[],
+        help="also verify SMART Health Cards (shc:/) by this issuer's jwks.json (CRLs from crl/ beside it)",
+    )
+    ver.add_argument(
+        "--shc-issuer", action="append", default=[], help="the issuer URL of each --shc-jwks, in the same order"
     )
     ver.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
     ver.add_argument("--nonce", help="the challenge this verifier gave the holder, hex")
@@ -282,14 +307,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    trust = _trust_for_verify(args)
+    formats = _formats_for_verify(args)
+    trust = _trust_for_verify(args, foreign_only=bool(formats))
     status_lists = None
     if args.status_lists is not None:
         status_lists = StatusListCache()
         report = status_lists.load_directory(args.status_lists, trust)
         for path, error in report.errors:
             print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
-    verifier = Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists)
+    verifier = Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
     nonce = parse_hex(args.nonce, "--nonce")
     if args.code == "-":
         results = [
@@ -300,17 +326,47 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_VALID if _verify_one(verifier, code, args, nonce, sys.stdout) else EXIT_REJECTED
 
 
-def _trust_for_verify(args: argparse.Namespace) -> TrustStore:
+def _trust_for_verify(args: argparse.Namespace, *, foreign_only: bool = False) -> TrustStore:
     if args.trust is not None:
         if args.anchor:
             raise UsageError("--anchor goes with --trust-list")
         return TrustStore.load(args.trust)
+    if not args.trust_list:
+        if args.anchor:
+            raise UsageError("--anchor goes with --trust-list")
+        if not foreign_only:
+            raise UsageError("give --trust or --trust-list (or --dcc-certs / --shc-jwks for other formats)")
+        return TrustStore([])  # only foreign codes are trusted: every econsent code is UNKNOWN_KEY
     if not args.anchor:
         raise UsageError("a signed trust list needs the pinned anchor key: give --anchor")
     lists = TrustLists([PublicKey.from_pem(read_bytes(path)) for path in args.anchor])
     for path in args.trust_list:
         lists.update_file(path)
     return lists.store()
+
+
+def _formats_for_verify(args: argparse.Namespace) -> list[CodeFormat]:
+    """EU DCC and SMART Health Card formats for the trust given on the command line (loaded only when asked)."""
+    if len(args.shc_issuer) != len(args.shc_jwks):
+        raise UsageError("give one --shc-issuer URL for each --shc-jwks file, in the same order")
+    formats: list[CodeFormat] = []
+    if args.dcc_certs:
+        from .formats import DccFormat, DccTrust
+
+        dcc = DccTrust()
+        for path in args.dcc_certs:
+            dcc.load(path)
+        if not len(dcc):
+            raise UsageError("--dcc-certs: no certificate found")
+        formats.append(DccFormat(dcc))
+    if args.shc_jwks:
+        from .formats import ShcFormat, ShcTrust
+
+        shc = ShcTrust()
+        for issuer, path in zip(args.shc_issuer, args.shc_jwks, strict=True):
+            shc.load_jwks(issuer, path)
+        formats.append(ShcFormat(shc))
+    return formats
 
 
 def _verify_one(
@@ -337,8 +393,11 @@ def _verify_one(
 def _card(verdict: Verdict) -> str:
     ctype = BUILTIN_TYPES.by_name(verdict.credential_type)
     labels = {c.name: c.label_zh or c.name for c in ctype.claims} if ctype else {}
+    foreign = verdict.format != "econsent/1"
     lines = [
-        f"VALID  {verdict.credential_type}  serial {verdict.serial}",
+        f"VALID  {verdict.credential_type}  ({verdict.format})"
+        if foreign
+        else f"VALID  {verdict.credential_type}  serial {verdict.serial}",
         f"  issuer   {verdict.issuer}  (key {verdict.kid}, {verdict.algorithm})",
         f"  valid    {verdict.valid_from:%Y-%m-%d} .. {verdict.valid_until:%Y-%m-%d}",
     ]

@@ -117,9 +117,12 @@ class Verdict:
     trust_list: str | None = None
     warnings: tuple[str, ...] = ()
     format: str = "econsent/1"
+    document: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
+        if self.document is not None:  # another format's whole signed payload (EU DCC hcert, SHC vc), read-only
+            object.__setattr__(self, "document", _frozen(self.document))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO 8601, bytes as base64url)."""
@@ -150,7 +153,24 @@ class Verdict:
             "status": None if self.status is None else {"list_id": self.status.list_id, "index": self.status.index},
             "trust_list": self.trust_list,
             "warnings": list(self.warnings),
+            "document": None if self.document is None else _thawed(self.document),
         }
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thawed(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(item) for item in value]
+    return value
 
 
 def _b64(data: bytes) -> str:
