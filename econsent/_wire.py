@@ -54,6 +54,9 @@ MAX_STATUS_INDEX = 2**32 - 1
 _SENTINEL = 0x01
 _PREFIX_RE = re.compile(r"EC([0-9]+):")
 _SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
+# Below 640, the lowest limit sys.set_int_max_str_digits accepts (the CVE-2020-10735 guard): a program that
+# lowers Python's limit still reads and makes full-size codes, converting in steps of this many digits.
+_DIGITS_PER_STEP = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,16 @@ def text_from_payload(payload: bytes) -> str:
     """The QR text for payload bytes."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    return PREFIX + str(int.from_bytes(bytes((_SENTINEL,)) + payload, "big"))
+    number = int.from_bytes(bytes((_SENTINEL,)) + payload, "big")
+    try:
+        return PREFIX + str(number)
+    except ValueError:  # the program lowered sys.int_max_str_digits below the length of a code
+        step = 10**_DIGITS_PER_STEP
+        groups = []
+        while number >= step:
+            number, group = divmod(number, step)
+            groups.append(f"{group:0{_DIGITS_PER_STEP}d}")
+        return PREFIX + str(number) + "".join(reversed(groups))
 
 
 def payload_from_text(text: str) -> bytes:
@@ -147,7 +159,13 @@ def payload_from_text(text: str) -> bytes:
     digits = text[len(PREFIX) :]
     if not digits.isascii() or not digits.isdigit() or digits[0] == "0":
         raise _malformed("the code body must be decimal digits without a leading zero")
-    number = int(digits)
+    try:
+        number = int(digits)
+    except ValueError:  # the program lowered sys.int_max_str_digits below the length of a code
+        number = 0
+        for start in range(0, len(digits), _DIGITS_PER_STEP):
+            group = digits[start : start + _DIGITS_PER_STEP]
+            number = number * 10 ** len(group) + int(group)
     length = (number.bit_length() + 7) // 8
     raw = number.to_bytes(length, "big")
     if raw[0] != _SENTINEL:

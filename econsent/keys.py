@@ -146,13 +146,16 @@ class PublicKey:
             authority = _load_certificate(ca, "CA certificate")
             try:
                 cert.verify_directly_issued_by(authority)
-            except (ValueError, TypeError, InvalidSignature) as exc:
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
                 raise KeyLoadError(f"the certificate was not issued by that CA: {exc}") from exc
             if at is not None:
                 for name, checked in (("CA certificate", authority), ("certificate", cert)):
                     if not checked.not_valid_before_utc <= at <= checked.not_valid_after_utc:
                         raise KeyLoadError(f"the {name} is not valid at {at.isoformat()}")
-        key = cert.public_key()
+        try:
+            key = cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:  # e.g. an EC point that is not on its curve
+            raise KeyLoadError(f"the certificate's public key cannot be read: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
             raise KeyLoadError(f"unsupported key type {type(key).__name__} in the certificate (use P-256 or Ed25519)")
         return cls(_algorithm_of(key), key), cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -335,7 +338,7 @@ def _load_certificate(data: bytes, what: str) -> x509.Certificate:
         if b"-----BEGIN CERTIFICATE-----" in data:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise KeyLoadError(f"not an X.509 {what} (PEM or DER): {exc}") from exc
 
 

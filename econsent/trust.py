@@ -285,6 +285,10 @@ def _parse_time(value: Any, name: str) -> _dt.datetime:
         raise TrustStoreError(f"{name} is not an ISO 8601 time: {text!r}") from exc
     if moment.tzinfo is None:
         raise TrustStoreError(f"{name} must carry a time zone: {text!r}")
+    try:
+        moment.astimezone(_dt.UTC)  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC: nothing could print it
+    except OverflowError as exc:
+        raise TrustStoreError(f"{name} lies outside the years 1 to 9999 in UTC: {text!r}") from exc
     return moment
 
 

@@ -119,15 +119,20 @@ class MemoryReplayCache:
         self._expiries: list[tuple[int, bytes]] = []
 
     def check_and_add(self, fingerprint: bytes, keep_until: int, now: int) -> bool:
-        while self._expiries and (self._expiries[0][0] < now or len(self._seen) >= self._capacity):
-            expiry, old = heapq.heappop(self._expiries)
-            if self._seen.get(old) == expiry:
-                del self._seen[old]
-        if fingerprint in self._seen:
+        while self._expiries and self._expiries[0][0] < now:
+            self._drop_earliest()
+        if fingerprint in self._seen:  # before any eviction: a full cache must still catch what it holds
             return True
+        while len(self._seen) >= self._capacity:
+            self._drop_earliest()
         self._seen[fingerprint] = keep_until
         heapq.heappush(self._expiries, (keep_until, fingerprint))
         return False
+
+    def _drop_earliest(self) -> None:
+        expiry, old = heapq.heappop(self._expiries)
+        if self._seen.get(old) == expiry:
+            del self._seen[old]
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -56,6 +56,7 @@ from ._wire import (
     MAX_AUDIENCE_CHARS,
     MAX_LIFETIME,
     MAX_NONCE_BYTES,
+    MAX_PAYLOAD_BYTES,
     MIN_NONCE_BYTES,
     SIGNATURE_BYTES,
     WirePayload,
@@ -186,7 +187,7 @@ def present(
     if credential.is_bearer:
         if holder is not None or nonce is not None or audience is not None:
             raise CredentialError("a bearer credential has no holder key: it takes no signer, nonce or audience")
-        return text_from_payload(pack(payload))
+        return text_from_payload(_fitting(pack(payload)))
     if holder is None:
         raise CredentialError("this credential is bound to a holder key: give the holder's signer")
     if holder.public_key.raw != credential.holder_key:
@@ -194,10 +195,20 @@ def present(
     _check_request(lifetime, nonce, audience)
     binding = None if nonce is None and audience is None else [nonce, audience]
     payload += [to_unix(now), lifetime, binding, bytes(SIGNATURE_BYTES)]
-    unsigned = pack(payload)
+    unsigned = _fitting(pack(payload))
     signed_bytes = unsigned[:-_SIGNATURE_FIELD_BYTES]
     signature = sign_presentation(holder, signed_bytes)
     return text_from_payload(unsigned[:-SIGNATURE_BYTES] + signature)
+
+
+def _fitting(payload: bytes) -> bytes:
+    """The payload, if one QR code can carry it (a credential near the limit leaves no room for the proof)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CredentialError(
+            f"the code would take {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} a code holds: "
+            "disclose fewer claims"
+        )
+    return payload
 
 
 def _parse(data: bytes, types: TypeRegistry) -> tuple[WirePayload, CredentialType]:
@@ -555,7 +566,7 @@ class _State:
         wallet_id, mode, wallet_key = body["wallet_id"], body["key_mode"], body["wallet_key"]
         if not isinstance(wallet_id, bytes) or len(wallet_id) != 16:
             raise bad("wallet id")
-        if mode not in _KEY_MODES:
+        if not isinstance(mode, str) or mode not in _KEY_MODES:  # an unhashable value would raise TypeError
             raise bad("key mode")
         keys: dict[str, _KeyRecord] = {}
         if not isinstance(body["keys"], list):
@@ -567,13 +578,14 @@ class _State:
             if (
                 not isinstance(key_id, str)
                 or key_id in keys
+                or not isinstance(algorithm, str)
                 or algorithm not in _ALGORITHMS
                 or not isinstance(public, bytes)
                 or not isinstance(private, bytes)
             ):
                 raise bad("key record")
             keys[key_id] = _KeyRecord(key_id, Algorithm(algorithm), public, private)
-        if wallet_key is not None and wallet_key not in keys:
+        if wallet_key is not None and (not isinstance(wallet_key, str) or wallet_key not in keys):
             raise bad("wallet key")
         entries: dict[str, _EntryRecord] = {}
         if not isinstance(body["entries"], list):
@@ -587,7 +599,7 @@ class _State:
                 not isinstance(entry_id, str)
                 or entry_id in entries
                 or not isinstance(credential, bytes)
-                or not (key_id is None or key_id in keys)
+                or not (key_id is None or (isinstance(key_id, str) and key_id in keys))
                 or not (external is None or isinstance(external, str))
                 or (key_id is not None and external is not None)
                 or not (label is None or isinstance(label, str))

@@ -1,9 +1,10 @@
 """Generate the layered test vectors of docs/SPEC.md ("Test vectors"), one JSON file per case, next to this file.
 
 Run ``python tests/vectors/generate.py``. Everything is fixed (test keys derived from labels, the issuer's
-randomness, every time) except ECDSA signatures, which are randomised: regenerating changes those bytes
-and nothing else. Every vector is run through the public ``Verifier`` before it is written; a vector whose
-actual result differs from the expected one is refused and the generator exits non-zero.
+randomness, every time, and ECDSA signatures, made deterministically as RFC 6979 describes), so
+regenerating reproduces every file byte for byte. Every vector is run through the public ``Verifier``
+before it is written; a vector whose actual result differs from the expected one is refused and the
+generator exits non-zero.
 
 Negative vectors are forged with the test keys so that exactly one check fails: where a forged structure
 would also break a signature, the issuer re-signs it (an issuer bug or a stolen key) or the holder re-signs
@@ -12,6 +13,7 @@ the presentation (the holder is the attacker).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -19,12 +21,14 @@ import itertools
 import json
 import struct
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 import econsent
 from econsent import (
@@ -50,11 +54,18 @@ from econsent import (
     present,
 )
 from econsent import _disclosure as tree
-from econsent._envelope import CREDENTIAL_CONTEXT, PRESENTATION_CONTEXT, sign_credential
+from econsent._envelope import (
+    CREDENTIAL_CONTEXT,
+    PRESENTATION_CONTEXT,
+    STATUS_LIST_CONTEXT,
+    TRUST_LIST_CONTEXT,
+    sign_credential,
+    sign_status_list,
+)
 from econsent._wire import decode_payload, pack, text_from_payload
 from econsent.model import claims_to_json
-from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
-from econsent.trust import KeyStatus, TrustLists, sign_trust_list
+from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, StatusListError, load_status_list
+from econsent.trust import KeyStatus, TrustListError, TrustLists, sign_trust_list
 from econsent.verify import _disclosed_claims
 
 HERE = Path(__file__).resolve().parent
@@ -109,14 +120,43 @@ KEYS: dict[str, SigningKey] = {
     "anchor-es256": es256_test_key("anchor-es256"),
     "other-holder-es256": es256_test_key("other-holder-es256"),
     "rogue-issuer-es256": es256_test_key("rogue-issuer-es256"),
+    "rogue-anchor-es256": es256_test_key("rogue-anchor-es256"),
 }
 _used_keys: set[str] = set()
 
 
-def key(name: str) -> SigningKey:
+class TestSigner:
+    """A test key that signs deterministically (RFC 6979 for ES256; Ed25519 is deterministic by design)."""
+
+    def __init__(self, signing: SigningKey) -> None:
+        self.signing = signing
+        self.algorithm = signing.algorithm
+        self.public_key = signing.public_key
+        self._private = signing._key
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self._private, ec.EllipticCurvePrivateKey):
+            der = self._private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+            r, s = decode_dss_signature(der)
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return self.signing.sign(data)
+
+    def sign_with_nonce(self, data: bytes, k: int) -> bytes:
+        """An ES256 signature with a chosen nonce ``k``: another valid signature of the same bytes."""
+        assert isinstance(self._private, ec.EllipticCurvePrivateKey)
+        d = self._private.private_numbers().private_value
+        r = ec.derive_private_key(k, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER
+        z = int.from_bytes(hashlib.sha256(data).digest(), "big")
+        s = pow(k, -1, P256_ORDER) * (z + r * d) % P256_ORDER
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        assert self.public_key.verify(signature, data)
+        return signature
+
+
+def key(name: str) -> TestSigner:
     """A test key by name; the vector being built publishes every key it used."""
     _used_keys.add(name)
-    return KEYS[name]
+    return TestSigner(KEYS[name])
 
 
 def test_keys_document(names: Iterable[str]) -> dict[str, Any]:
@@ -465,8 +505,10 @@ def seal(fields: Sequence[Any], holder: str | None, context: bytes = PRESENTATIO
     return data[:-64] + key(holder).sign(context + data[:-SIGNATURE_FIELD])
 
 
-def resign(payload: bytes, holder: str) -> bytes:
-    return payload[:-64] + key(holder).sign(PRESENTATION_CONTEXT + payload[:-SIGNATURE_FIELD])
+def resign(payload: bytes, holder: str, k: int | None = None) -> bytes:
+    """The holder's signature made again over the same bytes (with nonce ``k``: another ES256 signature)."""
+    signed = PRESENTATION_CONTEXT + payload[:-SIGNATURE_FIELD]
+    return payload[:-64] + (key(holder).sign(signed) if k is None else key(holder).sign_with_nonce(signed, k))
 
 
 def raw_map(pairs: Sequence[tuple[int, bytes]]) -> Raw:
@@ -496,6 +538,9 @@ class Case:
     types: Sequence[CredentialType] = ()
     trust_list: bytes | None = None  # a signed trust list (anchor: "anchor-es256") used instead of trust
     status_lists: Sequence[bytes] = ()  # signed status lists the verifier holds
+    refused_status_lists: Sequence[tuple[bytes, str]] = ()  # (file, StatusListReason) offered after those
+    refused_trust_lists: Sequence[tuple[bytes, str]] = ()  # (file, TrustListProblem) offered after trust_list
+    stages_per_text: Sequence[str | None] = ()  # replay cases: the failing stage of each text (None: valid)
 
 
 CASES: list[tuple[str, Callable[[], Case]]] = []
@@ -938,7 +983,7 @@ def _() -> Case:
 def _() -> Case:
     original = show(reference(), profile="driving-check")
     payload = payload_of(original)
-    copy = text_from_payload(resign(payload, "holder-es256"))
+    copy = text_from_payload(resign(payload, "holder-es256", k=0x5EED))
     assert copy != original
     return Case(
         "Replay (SPEC 7, step 23): run both texts, in order, through ONE Verifier with a MemoryReplayCache at the "
@@ -2037,6 +2082,7 @@ def check(vector: Mapping[str, Any]) -> list[str]:
     status_lists = StatusListCache()
     for data in vector.get("status_lists", []):
         status_lists.add(load_status_list(bytes.fromhex(data), trust))
+    problems = refusal_problems(vector, trust, status_lists)
     verifier = Verifier(
         trust,
         build_policy(vector["policy"]),
@@ -2047,16 +2093,41 @@ def check(vector: Mapping[str, Any]) -> list[str]:
     expected = vector["expected"]
     if vector["type"] == "replay":
         results = [outcome(verifier, text, vector) for text in vector["layers"]["texts"]]
-        wanted = list(zip(expected["results"], [expected, None], strict=True))
+        details = [expected] + [None] * (len(results) - 1)
+        wanted = list(zip(expected["results"], details, strict=True))
     else:
         results = [outcome(verifier, vector["layers"]["text"], vector)]
         wanted = [(expected["result"], expected)]
-    problems = []
     for (actual, verdict), (result, detail) in zip(results, wanted, strict=True):
         if actual != result:
             problems.append(f"expected {result}, got {actual}")
         elif result == "valid" and detail is not None and verdict != expected_verdict(detail):
             problems.append(f"claims differ: expected {detail['claims']} / {detail['withheld']}, got {verdict}")
+    return problems
+
+
+def refusal_problems(vector: Mapping[str, Any], trust: TrustStore, held: StatusListCache) -> list[str]:
+    """Offer the vector's refused lists (after the held ones) and report any that is not refused as stated."""
+    problems = []
+    for offered in vector.get("refused_status_lists", []):
+        try:
+            held.add(load_status_list(bytes.fromhex(offered["file"]), trust))
+            problems.append(f"status list accepted, expected {offered['reason']}")
+        except StatusListError as exc:
+            if exc.reason.value != offered["reason"]:
+                problems.append(f"status list refused with {exc.reason.value}, expected {offered['reason']}")
+    if "refused_trust_lists" in vector:
+        refused = vector["refused_trust_lists"]
+        lists = TrustLists([PublicKey.from_pem(pem) for pem in refused["anchors"]])
+        if "trust_list" in vector:
+            lists.update(json.dumps(vector["trust_list"]["file"]).encode())
+        for offered in refused["lists"]:
+            try:
+                lists.update(json.dumps(offered["file"]).encode())
+                problems.append(f"trust list accepted, expected {offered['reason']}")
+            except TrustListError as exc:
+                if exc.reason.value != offered["reason"]:
+                    problems.append(f"trust list refused with {exc.reason.value}, expected {offered['reason']}")
     return problems
 
 
@@ -2129,7 +2200,7 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
             "econsent_version": econsent.__version__,
             "format": "EC1 (docs/SPEC.md, v1)",
             "randomness": RANDOMNESS,
-            "note": "ECDSA signatures are randomised: regenerating changes them and nothing else.",
+            "note": "ECDSA signatures are deterministic (RFC 6979): regenerating reproduces every byte.",
         },
         "type": "replay" if isinstance(built.text, list) else "single",
         "trust_store": built.trust.to_json(),
@@ -2139,10 +2210,17 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
     }
     if built.status_lists:
         document["status_lists"] = [data.hex() for data in built.status_lists]
+    if built.refused_status_lists:
+        document["refused_status_lists"] = [
+            {"file": data.hex(), "reason": reason} for data, reason in built.refused_status_lists
+        ]
+    anchors = [KEYS["anchor-es256"].public_key.to_pem().decode("ascii")]
     if built.trust_list is not None:
-        document["trust_list"] = {
-            "file": json.loads(built.trust_list),
-            "anchors": [KEYS["anchor-es256"].public_key.to_pem().decode("ascii")],
+        document["trust_list"] = {"file": json.loads(built.trust_list), "anchors": anchors}
+    if built.refused_trust_lists:
+        document["refused_trust_lists"] = {
+            "anchors": anchors,
+            "lists": [{"file": json.loads(data), "reason": reason} for data, reason in built.refused_trust_lists],
         }
     if built.types:
         document["types"] = [type_document(t) for t in built.types]
@@ -2151,12 +2229,14 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
         assert isinstance(built.result, list)
         document["layers"] = {
             "texts": built.text,
-            "payloads_hex": [payload_of(t).hex() for t in built.text],
+            "payloads_hex": [None if (p := decodable_payload(t)) is None else p.hex() for t in built.text],
             "holder_signed_hex": positive_layers(built.text[0], registry)["holder_signed_hex"],
         }
+        per_text = list(built.stages_per_text) or [None, built.stage]
+        assert len(per_text) == len(built.text)
         document["expected"] = {
             "results": built.result,
-            "stages": [stages(None, False), stages(built.stage, False)],
+            "stages": [stages(stage, False) for stage in per_text],
             "claims": claims_to_json(built.claims or {}),
             "withheld": list(built.withheld),
         }
@@ -2313,6 +2393,956 @@ def _() -> Case:
         show(reference()),
         trust=listed,
         trust_list=signed,
+    )
+
+
+# ====================================================================== attack classes (vectors 111 onwards)
+# Appended in SPEC's "Attack classes" order; earlier numbers never move.
+
+ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+def other_s(signature: bytes) -> bytes:
+    """The other valid ECDSA signature of the same bytes: (r, n - s)."""
+    return signature[:32] + (P256_ORDER - int.from_bytes(signature[32:], "big")).to_bytes(32, "big")
+
+
+def s_plus_order(signature: bytes) -> bytes:
+    """An Ed25519 signature R || S with S + L in place of S (RFC 8032 requires S < L)."""
+    return signature[:32] + (int.from_bytes(signature[32:], "little") + ED25519_ORDER).to_bytes(32, "little")
+
+
+def text_reject(name: str, description: str, make: Callable[[str], str], code: ErrorCode = ErrorCode.MALFORMED) -> None:
+    """A case that takes a valid presentation's text and writes it in a form no verifier may accept."""
+
+    @case(name)
+    def _() -> Case:
+        payload = reference_presentation(profile="name")
+        return reject(description, code, "text", make(text_from_payload(payload)), payload=payload)
+
+
+def _body(text: str) -> str:
+    return text.removeprefix("EC1:")
+
+
+# --- text form: case, padding, look-alike characters (a copy of a code must not be a second valid code)
+
+text_reject(
+    "space-inside-digits",
+    "A valid name presentation with a space after its 20th digit.",
+    lambda t: "EC1:" + _body(t)[:20] + " " + _body(t)[20:],
+)
+text_reject(
+    "look-alike-prefix",
+    "The prefix written with Cyrillic IE (U+0415) and ES (U+0421), which look like E and C.",
+    lambda t: "\u0415\u04211:" + _body(t),
+)
+text_reject(
+    "arabic-indic-digits",
+    "Every digit replaced by the same ARABIC-INDIC digit (U+0660..U+0669); many int() functions accept them.",
+    lambda t: "EC1:" + "".join(chr(0x0660 + int(d)) for d in _body(t)),
+)
+text_reject(
+    "plus-sign", "'EC1:+' followed by the digits: a sign many integer parsers accept.", lambda t: "EC1:+" + _body(t)
+)
+text_reject("empty-text", "An empty text.", lambda t: "")
+text_reject("prefix-only", "The prefix 'EC1:' and nothing after it.", lambda t: "EC1:")
+text_reject(
+    "wrong-sentinel",
+    "The digits of 0x02 || payload: the sentinel byte must be 0x01.",
+    lambda t: "EC1:" + str(int.from_bytes(b"\x02" + payload_of(t), "big")),
+)
+text_reject(
+    "version-with-leading-zero",
+    "The prefix 'EC01:': '01' is not the version '1', so it names an unknown version.",
+    lambda t: "EC01:" + _body(t),
+    ErrorCode.UNSUPPORTED_VERSION,
+)
+text_reject(
+    "hexadecimal-body",
+    "The bytes 0x01 || payload in lowercase hexadecimal instead of decimal.",
+    lambda t: "EC1:" + (b"\x01" + payload_of(t)).hex(),
+)
+
+
+# --- msgpack re-encodings of a valid presentation (each a different-looking copy; none may verify)
+
+
+@case("holder-signature-as-bin16")
+def _() -> Case:
+    payload = reference_presentation(profile="name")
+    return reject(
+        "A valid presentation whose holder signature field is re-encoded as bin16 (c5 00 40) instead of bin8 (c4 40), "
+        "as a copier would to make a different-looking copy: the signed bytes are the same, the encoding is not "
+        "canonical.",
+        ErrorCode.MALFORMED,
+        "payload",
+        payload[:-SIGNATURE_FIELD] + b"\xc5\x00\x40" + payload[-64:],
+    )
+
+
+@case("issuer-signature-as-bin32")
+def _() -> Case:
+    m = material()
+
+    def widen(fields: list[Any]) -> None:
+        fields[4] = Raw(b"\xc6\x00\x00\x00\x40" + fields[4])
+
+    return reject(
+        "The issuer signature written as bin32 (c6 00 00 00 40); holder-signed over these bytes.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=widen),
+    )
+
+
+@case("payload-as-array16")
+def _() -> Case:
+    payload = reference_presentation(profile="name")
+    return reject(
+        "A valid presentation whose top-level array header is array16 (dc 00 09) instead of fixarray (99).",
+        ErrorCode.MALFORMED,
+        "payload",
+        b"\xdc\x00\x09" + payload[1:],
+    )
+
+
+@case("seeds-as-map16")
+def _() -> Case:
+    m = material()
+
+    def widen(fields: list[Any]) -> None:
+        ((node, seed),) = fields[2].items()
+        fields[2] = Raw(b"\xde\x00\x01" + pack(node) + pack(seed))
+
+    return reject(
+        "driving-check presentation whose seeds map {4: seed} is written as map16 (de 00 01); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, driving_check(m), edit=widen),
+    )
+
+
+@case("time-as-signed-int64")
+def _() -> Case:
+    m = material()
+
+    def widen(fields: list[Any]) -> None:
+        fields[5] = Raw(b"\xd3" + PRESENTED_AT.to_bytes(8, "big", signed=True))
+
+    return reject(
+        "presented_at written as int64 (d3 ...) instead of uint32 (ce ...): the same number; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=widen),
+    )
+
+
+@case("audience-as-str8")
+def _() -> Case:
+    m = material()
+    audience = AUDIENCE.encode()
+
+    def widen(fields: list[Any]) -> None:
+        fields[7] = Raw(b"\x92\xc0\xd9" + bytes((len(audience),)) + audience)
+
+    return reject(
+        "The audience (25 characters) written as str8 (d9 19 ...) instead of fixstr (b9 ...); holder-signed; the "
+        "verifier's audience matches.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=widen),
+        policy={"audience": AUDIENCE},
+    )
+
+
+# --- hostile structure aimed at the parser (oversized declarations, nesting)
+
+
+@case("arrays-nested-1535-deep")
+def _() -> Case:
+    return reject(
+        "A 1,536-byte payload of 1,535 nested one-element arrays around nil: the parser must refuse it without "
+        "recursing 1,535 deep.",
+        ErrorCode.MALFORMED,
+        "payload",
+        b"\x91" * 1535 + b"\xc0",
+    )
+
+
+@case("array32-declaring-4-billion-items")
+def _() -> Case:
+    return reject(
+        "A payload that starts with an array32 header declaring 4,294,967,295 items, followed by 16 bytes: refused "
+        "before anything is allocated for the items.",
+        ErrorCode.MALFORMED,
+        "payload",
+        b"\xdd\xff\xff\xff\xff" + bytes(16),
+    )
+
+
+@case("str32-declaring-4-gib")
+def _() -> Case:
+    return reject(
+        "A payload that is a str32 header declaring 4 GiB of text, followed by 16 bytes.",
+        ErrorCode.MALFORMED,
+        "payload",
+        b"\xdb\xff\xff\xff\xff" + b"EC1:" * 4,
+    )
+
+
+@case("values-array-of-65")
+def _() -> Case:
+    m = material()
+
+    def flood(fields: list[Any]) -> None:
+        fields[1] = [True] * 65
+
+    return reject(
+        "name presentation whose values array holds 65 items: arrays and maps hold at most 64. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=flood),
+    )
+
+
+@case("empty-payload")
+def _() -> Case:
+    return reject("'EC1:1': the sentinel byte and an empty payload.", ErrorCode.MALFORMED, "payload", b"")
+
+
+@case("payload-is-a-map")
+def _() -> Case:
+    return reject(
+        "A payload that is a msgpack map {0: 1} instead of an array.", ErrorCode.MALFORMED, "payload", pack({0: 1})
+    )
+
+
+# --- fields out of their format ranges or shapes
+
+
+@case("lifetime-beyond-format-maximum")
+def _() -> Case:
+    m = material()
+    return reject(
+        "lifetime 86,401 s, one over the format's maximum (a day); holder-signed. (301..86,400 is LIFETIME_TOO_LONG "
+        "under a policy, beyond 86,400 is not a presentation at all.)",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), lifetime=86_401),
+        policy={"max_lifetime": 86_400},
+    )
+
+
+@case("nonce-too-long")
+def _() -> Case:
+    m = material()
+    return reject(
+        "binding [33-byte nonce, nil]: a nonce has 8 to 32 bytes; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), binding=[bytes(33), None]),
+    )
+
+
+@case("audience-too-long")
+def _() -> Case:
+    m = material()
+    return reject(
+        "binding [nil, 65-character audience]: an audience has 1 to 64 characters; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), binding=[None, "a" * 65]),
+        policy={"audience": "a" * 65},
+    )
+
+
+@case("audience-empty")
+def _() -> Case:
+    m = material()
+    return reject(
+        "binding [nil, '']: an empty audience; holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), binding=[None, ""]),
+    )
+
+
+@case("kid-of-seven-bytes")
+def _() -> Case:
+    m = material()
+    forged = m.replace(kid=bytes(m.header[1])[:7])
+    return reject(
+        "A key id of 7 bytes (the trusted kid without its last byte); issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(forged),
+    )
+
+
+@case("holder-key-uncompressed-point")
+def _() -> Case:
+    m = material()
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), KEYS["holder-es256"].public_key.raw)
+    uncompressed = public.public_numbers().x.to_bytes(32, "big") + public.public_numbers().y.to_bytes(32, "big")
+    forged = m.replace(holder=b"\x01\x04" + uncompressed)
+    return reject(
+        "The holder's ES256 key as an uncompressed SEC1 point (04 || x || y, 65 bytes) instead of the 33-byte "
+        "compressed point; issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(forged),
+    )
+
+
+@case("presented-at-negative")
+def _() -> Case:
+    m = material()
+    return reject(
+        "presented_at -1 (times are 0..253402300799); holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), presented_at=-1),
+    )
+
+
+@case("valid-until-beyond-9999")
+def _() -> Case:
+    m = material().replace(valid_until=253_402_300_800)
+    return reject(
+        "valid_until 253402300800 (10000-01-01T00:00:00Z), one second past the time range; issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m),
+    )
+
+
+@case("type-id-as-boolean")
+def _() -> Case:
+    m = material().replace(type_id=True)
+    return reject(
+        "type_id written as msgpack true (c3), which some decoders read as 1; issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m),
+    )
+
+
+@case("claim-bitmap-zero")
+def _() -> Case:
+    m = material().replace(present=0)
+    return reject(
+        "A claim bitmap of 0 (no claim issued; the range is 1..2^64-1), nothing disclosed; issuer- and holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, 0),
+    )
+
+
+@case("seed-for-node-outside-tree")
+def _() -> Case:
+    m = material()
+
+    def extra(fields: list[Any]) -> None:
+        fields[2] = dict(sorted({**fields[2], 64: bytes(16)}.items()))
+
+    return reject(
+        "name presentation with an extra seed for node 64 (level 3); the driving licence's tree has depth 2 "
+        "(node ids up to 31). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=extra),
+    )
+
+
+@case("node-id-zero")
+def _() -> Case:
+    m = material()
+
+    def zero(fields: list[Any]) -> None:
+        fields[2] = {0: m.seed(4)}
+
+    return reject(
+        "driving-check presentation whose seed is keyed by node 0 (node ids start at 1, the root). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, driving_check(m), edit=zero),
+    )
+
+
+@case("seed-of-15-bytes")
+def _() -> Case:
+    m = material()
+
+    def short(fields: list[Any]) -> None:
+        fields[2] = {4: m.seed(4)[:15]}
+
+    return reject(
+        "driving-check presentation whose seed for node 4 has 15 bytes (seeds have 16). Holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, driving_check(m), edit=short),
+    )
+
+
+@case("claim-value-nil")
+def _() -> Case:
+    m = material()
+
+    def nil(fields: list[Any]) -> None:
+        fields[1][0] = None
+
+    return reject(
+        "name presentation whose first claim value is nil. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=nil),
+    )
+
+
+@case("claim-value-float")
+def _() -> Case:
+    m = material()
+
+    def real(fields: list[Any]) -> None:
+        fields[1][0] = 1.5
+
+    return reject(
+        "name presentation whose first claim value is the float64 1.5. Holder-signed.",
+        ErrorCode.MALFORMED,
+        "payload",
+        presentation(m, name_profile(m), edit=real),
+    )
+
+
+@case("holder-signature-of-63-bytes")
+def _() -> Case:
+    m = material()
+    data = presentation(m, name_profile(m))
+    return reject(
+        "A presentation whose holder signature field is bin8 of 63 bytes (the last byte cut off).",
+        ErrorCode.MALFORMED,
+        "payload",
+        data[:-SIGNATURE_FIELD] + pack(data[-64:-1]),
+    )
+
+
+# --- signatures made for another purpose (domain separation)
+
+
+def issuer_signed_in(m: Material, context: bytes) -> bytes:
+    return key("issuer-es256").sign(context + pack(list(m.header)) + m.root())
+
+
+for _context_name, _context in (
+    ("presentation", PRESENTATION_CONTEXT),
+    ("status-list", STATUS_LIST_CONTEXT),
+    ("trust-list", TRUST_LIST_CONTEXT),
+):
+
+    def _issuer_in_context(context_name: str = _context_name, context: bytes = _context) -> Case:
+        m = material()
+        return reject(
+            f"The issuer key signed the right bytes (header || root) under the {context_name} context "
+            f"({context[:-1].decode()!r} 0x00) instead of the credential context; holder-signed.",
+            ErrorCode.BAD_ISSUER_SIGNATURE,
+            "issuer_signature",
+            presentation(m, name_profile(m), issuer_signature=issuer_signed_in(m, context)),
+        )
+
+    case(f"issuer-signature-{_context_name}-context")(_issuer_in_context)
+
+
+@case("holder-signature-status-list-context")
+def _() -> Case:
+    m = material()
+    return reject(
+        "The holder key signed the right bytes under the status-list context instead of the presentation context.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        seal(items(m, m.sign("issuer-es256"), name_profile(m)), "holder-es256", context=STATUS_LIST_CONTEXT),
+    )
+
+
+# --- other encodings of a signature
+
+
+def ed25519_material() -> Material:
+    return material("reference-ed25519", issuer="issuer-ed25519", holder="holder-ed25519")
+
+
+@case("ed25519-holder-signature-s-plus-l")
+def _() -> Case:
+    m = ed25519_material()
+    data = presentation(m, name_profile(m), issuer="issuer-ed25519", holder="holder-ed25519")
+    return reject(
+        "A valid Ed25519 presentation whose holder signature R || S has S + L in place of S (L the group order): a "
+        "verifier that reduced S mod L would accept a second copy of every code. RFC 8032 requires S < L.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        data[:-64] + s_plus_order(data[-64:]),
+    )
+
+
+@case("ed25519-issuer-signature-s-plus-l")
+def _() -> Case:
+    m = ed25519_material()
+    return reject(
+        "The Ed25519 issuer signature with S + L in place of S; the holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(
+            m,
+            name_profile(m),
+            issuer="issuer-ed25519",
+            holder="holder-ed25519",
+            issuer_signature=s_plus_order(m.sign("issuer-ed25519")),
+        ),
+    )
+
+
+@case("ecdsa-holder-signature-s-equals-n")
+def _() -> Case:
+    m = material()
+    data = presentation(m, name_profile(m))
+    return reject(
+        "The holder's ES256 signature with s = n (the group order): 0 < s < n fails; an implementation that "
+        "reduces s mod n must still refuse s = 0.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        data[:-32] + P256_ORDER.to_bytes(32, "big"),
+    )
+
+
+@case("issuer-signature-malleated-by-a-copier")
+def _() -> Case:
+    m = material()
+    signature = m.sign("issuer-es256")
+    genuine = presentation(m, name_profile(m), issuer_signature=signature)
+    copy = encode(items(m, other_s(signature), name_profile(m)))
+    return reject(
+        "A copy of a valid presentation with the issuer signature (r, s) replaced by the also valid (r, n - s), "
+        "keeping the holder signature: the issuer signature is inside the holder-signed bytes, so without the "
+        "holder key no such copy verifies.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        copy[:-64] + genuine[-64:],
+    )
+
+
+# --- a holder or a thief editing what the issuer signed (the original issuer signature kept)
+
+
+@case("holder-key-replaced-by-thief")
+def _() -> Case:
+    m = material()
+    forged = m.replace(holder=b"\x01" + KEYS["other-holder-es256"].public_key.raw)
+    return reject(
+        "Someone else's licence re-bound to the thief's own ES256 key (header field 7 replaced) under the original "
+        "issuer signature; the thief signs the presentation with their key.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256"), holder="other-holder-es256"),
+    )
+
+
+@case("holder-binding-removed")
+def _() -> Case:
+    m = material()
+    forged = m.replace(holder=None)
+    fields = items(forged, m.sign("issuer-es256"), m.present)[:5]
+    return reject(
+        "A holder-bound licence turned into a bearer code (holder key set to nil, no holder proof) under the "
+        "original issuer signature, to a verifier that accepts bearer codes.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        encode(fields),
+        policy={"accept_bearer": True},
+    )
+
+
+@case("status-reference-removed")
+def _() -> Case:
+    m = material("reference-status-5", status=StatusReference(7, 5))
+    forged = m.replace(status=None)
+    return reject(
+        "A revoked licence (status [7, 5], revoked in the held list) with its status reference set to nil to dodge "
+        "the revocation check, under the original issuer signature; holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256")),
+        status_lists=[status_list()],
+    )
+
+
+@case("type-relabelled")
+def _() -> Case:
+    m = material()
+    forged = m.replace(type_id=4)
+    return reject(
+        "A driving licence relabelled as a residence permit (type_id 1 -> 4; both start with family_name and "
+        "given_name) under the original issuer signature, name profile; holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, name_profile(m), issuer_signature=m.sign("issuer-es256")),
+    )
+
+
+@case("serial-changed")
+def _() -> Case:
+    m = material()
+    forged = m.replace(serial=int(m.header[2]) ^ 1)
+    return reject(
+        "The serial number changed by one bit under the original issuer signature; holder re-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(forged, issuer_signature=m.sign("issuer-es256")),
+    )
+
+
+@case("withheld-hash-changed")
+def _() -> Case:
+    m = material()
+
+    def change(fields: list[Any]) -> None:
+        fields[3][6] = bytes(16)
+
+    return reject(
+        "name presentation whose hash of node 6 (the withheld address) is replaced by 16 zero bytes. Holder-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, name_profile(m), edit=change),
+    )
+
+
+@case("disclosed-seed-changed")
+def _() -> Case:
+    m = material()
+
+    def change(fields: list[Any]) -> None:
+        fields[2][4] = bytes([fields[2][4][0] ^ 1]) + fields[2][4][1:]
+
+    return reject(
+        "driving-check presentation whose seed of node 4 has one bit flipped (the salts and so the root change). "
+        "Holder-signed.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        presentation(m, driving_check(m), edit=change),
+    )
+
+
+# --- the phone's clock
+
+
+@case("post-dated-presentation")
+def _() -> Case:
+    return reject(
+        "A code post-dated 10 minutes with a 300 s lifetime (a holder setting the phone's clock ahead to make a "
+        "code that stays usable longer).",
+        ErrorCode.PRESENTATION_FROM_FUTURE,
+        "freshness",
+        show(reference(), profile="name", presented_at=NOW + 600, lifetime=MAX_LIFETIME),
+    )
+
+
+@case("phone-clock-an-hour-behind")
+def _() -> Case:
+    return reject(
+        "A code just made by a phone whose clock is an hour behind (presented_at = now - 3600, lifetime 60 s).",
+        ErrorCode.STALE_PRESENTATION,
+        "freshness",
+        show(reference(), profile="name", presented_at=NOW - 3600),
+    )
+
+
+# --- replay: copies that look different
+
+
+@case("replayed-malleated-signature")
+def _() -> Case:
+    original = show(reference(), profile="name")
+    payload = payload_of(original)
+    copy = text_from_payload(payload[:-64] + other_s(payload[-64:]))
+    return Case(
+        "Replay of a copy whose holder signature (r, s) was replaced by (r, n - s), also valid (ECDSA "
+        "malleability): the fingerprint covers the signed bytes, not the signature, so it is REPLAYED.",
+        [original, copy],
+        ["valid", ErrorCode.REPLAYED.value],
+        "policy",
+        claims=selected(REFERENCE_LICENCE, DL, DL.profiles["name"]),
+        withheld=withheld_names(REFERENCE_LICENCE, DL, DL.profiles["name"]),
+    )
+
+
+@case("replayed-copies-in-other-forms")
+def _() -> Case:
+    original = show(reference(), profile="name")
+    payload = payload_of(original)
+    copies = [
+        "ec1:" + _body(original),
+        "EC1:0" + _body(original),
+        text_from_payload(payload[:-SIGNATURE_FIELD] + b"\xc5\x00\x40" + payload[-64:]),
+        text_from_payload(resign(payload, "holder-es256", k=0xC0FFEE)),
+    ]
+    return Case(
+        "One verifier, one cache: the original, then copies with a lowercase prefix, a leading zero, the holder "
+        "signature re-encoded as bin16 (each not a code at all), and the same bytes signed again by the holder "
+        "(valid, but REPLAYED).",
+        [original, *copies],
+        ["valid", "MALFORMED", "MALFORMED", "MALFORMED", ErrorCode.REPLAYED.value],
+        stages_per_text=[None, "text", "text", "payload", "policy"],
+        claims=selected(REFERENCE_LICENCE, DL, DL.profiles["name"]),
+        withheld=withheld_names(REFERENCE_LICENCE, DL, DL.profiles["name"]),
+    )
+
+
+@case("replayed-ed25519-same-text")
+def _() -> Case:
+    original = show(
+        reference("reference-ed25519", issuer="issuer-ed25519", holder="holder-ed25519"),
+        "holder-ed25519",
+        profile="driving-check",
+    )
+    return Case(
+        "An Ed25519 presentation shown twice (Ed25519 signatures are deterministic: re-signing gives the same text).",
+        [original, original],
+        ["valid", ErrorCode.REPLAYED.value],
+        "policy",
+        claims=selected(REFERENCE_LICENCE, DL, DL.profiles["driving-check"]),
+        withheld=withheld_names(REFERENCE_LICENCE, DL, DL.profiles["driving-check"]),
+    )
+
+
+# --- malicious status lists (offered to a verifier that holds the genuine list 7, sequence 2)
+
+
+def status_list_file(
+    *,
+    signer: str = "issuer-es256",
+    issuer_ref: str | None = None,
+    sequence: int = 2,
+    revoked: Sequence[int] = (5,),
+    entries: bytes | None = None,
+    size: int = 8,
+) -> bytes:
+    """Status list 7 as ``signer`` signs it; with ``entries``, the zlib stream is taken as given."""
+    ref = issuer_es256_entry().issuer_ref if issuer_ref is None else issuer_ref
+    if entries is None:
+        builder = StatusListBuilder(size)
+        for index in revoked:
+            builder.set(index, CredentialStatus.REVOKED)
+        return builder.sign(
+            key(signer), issuer_ref=ref, list_id=7, sequence=sequence, issued_at=NOW - 86400, next_update=NOW + 86400
+        )
+    unsigned = pack(
+        [
+            "econsent-status-list",
+            1,
+            ref,
+            7,
+            sequence,
+            KEYS[signer].public_key.kid,
+            NOW - 86400,
+            NOW + 86400,
+            size,
+            2,
+            entries,
+            bytes(64),
+        ]
+    )
+    return unsigned[:-64] + sign_status_list(key(signer), unsigned[:-SIGNATURE_FIELD])
+
+
+def status_list_attack(description: str, offered: bytes, reason: str) -> Case:
+    return reject(
+        description + " The verifier holds the genuine list 7 (sequence 2, index 5 revoked), so the licence with "
+        "status [7, 5] stays REVOKED.",
+        ErrorCode.REVOKED,
+        "validity",
+        show(status_licence(5), profile="name"),
+        status_lists=[status_list_file()],
+        refused_status_lists=[(offered, reason)],
+    )
+
+
+@case("status-list-forged-entries")
+def _() -> Case:
+    genuine = status_list_file(sequence=3)
+    entries = zlib.compress(bytes(2), 9)
+    forged = genuine.replace(zlib.compress(bytes([0x00, 0x04]), 9), entries)
+    assert forged != genuine
+    return status_list_attack(
+        "Offered: sequence 3 of the list with index 5 changed from revoked to valid, under the issuer's signature "
+        "of the original: refused (BAD_SIGNATURE).",
+        forged,
+        "BAD_SIGNATURE",
+    )
+
+
+@case("status-list-rollback")
+def _() -> Case:
+    return status_list_attack(
+        "Offered: a genuinely signed older publication (sequence 1) in which index 5 was still valid: refused "
+        "(ROLLBACK), an old file never un-revokes.",
+        status_list_file(sequence=1, revoked=()),
+        "ROLLBACK",
+    )
+
+
+@case("status-list-sequence-reused")
+def _() -> Case:
+    return status_list_attack(
+        "Offered: another genuinely signed list under the held sequence 2, with index 5 valid: refused "
+        "(SEQUENCE_REUSED).",
+        status_list_file(sequence=2, revoked=()),
+        "SEQUENCE_REUSED",
+    )
+
+
+@case("status-list-of-another-issuer")
+def _() -> Case:
+    return status_list_attack(
+        "Offered: sequence 9 of list 7 naming the ES256 issuer, signed by the (trusted) Ed25519 issuer's key, "
+        "which belongs to another issuer: refused (WRONG_ISSUER).",
+        status_list_file(signer="issuer-ed25519", sequence=9, revoked=()),
+        "WRONG_ISSUER",
+    )
+
+
+@case("status-list-unknown-key")
+def _() -> Case:
+    return status_list_attack(
+        "Offered: sequence 9 with index 5 valid, signed by a key the verifier does not trust: refused (UNKNOWN_KEY).",
+        status_list_file(signer="rogue-issuer-es256", sequence=9, revoked=()),
+        "UNKNOWN_KEY",
+    )
+
+
+@case("status-list-decompression-bomb")
+def _() -> Case:
+    bomb = zlib.compress(bytes(1 << 20), 9)
+    return status_list_attack(
+        f"Offered: sequence 9, signed by the issuer (a bug or a stolen key), declaring 8 entries (2 bytes) whose "
+        f"{len(bomb)}-byte zlib stream inflates to 1 MiB: refused (TOO_LARGE) after inflating at most 3 bytes.",
+        status_list_file(sequence=9, entries=bomb),
+        "TOO_LARGE",
+    )
+
+
+# --- malicious trust lists
+
+
+def listed_store(compromised: bool = False, rogue: bool = False) -> TrustStore:
+    status = (KeyStatus.COMPROMISED, NOW - 1) if compromised else None
+    keys = [
+        dataclasses.replace(issuer_es256_entry(status=status), issuer_id="test-issuer-es256"),
+        dataclasses.replace(issuer_ed25519_entry(), issuer_id="test-issuer-ed25519"),
+    ]
+    if rogue:
+        keys.append(
+            dataclasses.replace(trusted("rogue-issuer-es256", "伪造机关", "Rogue issuer"), issuer_id="rogue-issuer")
+        )
+    return TrustStore(keys)
+
+
+def trust_list_file(store: TrustStore, sequence: int, anchor: str = "anchor-es256") -> bytes:
+    return sign_trust_list(
+        store, key(anchor), name="test", sequence=sequence, issued_at=NOW - 86400, next_update=NOW + 7 * 86400
+    )
+
+
+def rogue_list_attack(description: str, offered: bytes, reason: str) -> Case:
+    return reject(
+        description + " The verifier's keys stay the standard trust store, so a presentation of a licence signed by "
+        "the rogue key is UNKNOWN_KEY.",
+        ErrorCode.UNKNOWN_KEY,
+        "issuer_signature",
+        show(reference("reference-rogue", issuer="rogue-issuer-es256")),
+        refused_trust_lists=[(offered, reason)],
+    )
+
+
+@case("trust-list-unpinned-anchor")
+def _() -> Case:
+    return rogue_list_attack(
+        "Offered: a well-formed trust list adding a rogue issuer key, signed by an anchor key the verifier did not "
+        "pin: refused (UNKNOWN_ANCHOR).",
+        trust_list_file(listed_store(rogue=True), 1, anchor="rogue-anchor-es256"),
+        "UNKNOWN_ANCHOR",
+    )
+
+
+def _edited_list(rogue_payload: bytes, signed: bytes) -> bytes:
+    envelope = json.loads(signed)
+    envelope["payload"] = base64.urlsafe_b64encode(rogue_payload).rstrip(b"=").decode()
+    return json.dumps(envelope, indent=2).encode()
+
+
+def _payload_of_list(data: bytes) -> bytes:
+    encoded = json.loads(data)["payload"]
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+@case("trust-list-forged-payload")
+def _() -> Case:
+    genuine = trust_list_file(listed_store(), 1)
+    rogue_payload = _payload_of_list(trust_list_file(listed_store(rogue=True), 1))
+    return rogue_list_attack(
+        "Offered: the pinned anchor's list with its payload replaced by one that adds a rogue issuer key, keeping "
+        "the anchor's signature: refused (BAD_SIGNATURE).",
+        _edited_list(rogue_payload, genuine),
+        "BAD_SIGNATURE",
+    )
+
+
+@case("trust-list-unknown-field")
+def _() -> Case:
+    payload = json.loads(_payload_of_list(trust_list_file(listed_store(rogue=True), 1)))
+    payload["trust_any_key"] = True
+    payload_bytes = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    envelope = json.loads(trust_list_file(listed_store(), 1))
+    envelope["payload"] = base64.urlsafe_b64encode(payload_bytes).rstrip(b"=").decode()
+    signature = key("anchor-es256").sign(TRUST_LIST_CONTEXT + payload_bytes)
+    envelope["signature"] = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    return rogue_list_attack(
+        "Offered: a list signed by the pinned anchor whose payload has an unknown field ('trust_any_key': true) "
+        "besides a rogue issuer key: refused whole (MALFORMED), never read past what a verifier understands.",
+        json.dumps(envelope, indent=2).encode(),
+        "MALFORMED",
+    )
+
+
+def compromise_attack(description: str, offered: bytes, reason: str) -> Case:
+    held = listed_store(compromised=True)
+    return reject(
+        description + " The verifier holds sequence 4, which marks the ES256 issuer key compromised, so the "
+        "reference presentation stays KEY_COMPROMISED.",
+        ErrorCode.KEY_COMPROMISED,
+        "issuer_signature",
+        show(reference()),
+        trust=held,
+        trust_list=trust_list_file(held, 4),
+        refused_trust_lists=[(offered, reason)],
+    )
+
+
+@case("trust-list-rollback")
+def _() -> Case:
+    return compromise_attack(
+        "Offered: the anchor's genuine older list (sequence 3) in which the key was still active: refused "
+        "(ROLLBACK), so an old list never un-compromises a key.",
+        trust_list_file(listed_store(), 3),
+        "ROLLBACK",
+    )
+
+
+@case("trust-list-sequence-reused")
+def _() -> Case:
+    return compromise_attack(
+        "Offered: another list signed by the anchor under the held sequence 4, in which the key is active: refused "
+        "(SEQUENCE_REUSED).",
+        trust_list_file(listed_store(), 4),
+        "SEQUENCE_REUSED",
     )
 
 
