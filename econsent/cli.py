@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import _cli_issuer, _cli_trust, _cli_wallet, qr
+from . import _cli_issuer, _cli_scan, _cli_trust, _cli_wallet, qr
 from ._cli_common import (
     UsageError,
     add_passphrase_option,
@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     _cli_trust.register(sub)
     _cli_issuer.register(sub)
     _cli_wallet.register(sub)
+    _cli_scan.register(sub)
 
     types = sub.add_parser("types", help="list the credential types, their claims and profiles")
     types.add_argument("--json", action="store_true")

@@ -2,11 +2,15 @@
 
 Payloads are text (an uppercase prefix such as ``EC1:`` plus Base45 or decimal digits), and
 rendering splits them into the cheapest alphanumeric, numeric and byte segments: at a fixed
-on-screen size every QR version saved means larger modules and more successful scans. Scanning
-tries zxing-cpp first (the most robust and fastest decoder on camera frames) and libzbar second,
-both returning exact bytes. Images come from untrusted hands, so sizes are capped before any pixel
-is decoded. Pillow, qrcode and the decoders are imported only when a function needs them, so
-``import econsent`` stays light.
+on-screen size every QR version saved means larger modules and more successful scans.
+
+Scanning is a pipeline (:class:`Scanner`): zxing-cpp (the most robust and fastest decoder on camera
+frames) reads the frame as it is; only when that finds nothing do cheap preprocessing passes follow
+(inversion for dark-mode screens, a sharpening band-pass for blur, a local-contrast band-pass for
+glare, moiré and dim screens), then libzbar, all within a time budget per frame. Both decoders return
+exact bytes. Images come from untrusted hands, so sizes are capped before any pixel is decoded.
+Pillow, qrcode, the decoders and OpenCV (for cameras) are imported only when a function needs them,
+so ``import econsent`` stays light.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import importlib
 import io
 import os
 import sys
+import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
@@ -29,14 +35,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BACKENDS",
+    "DEFAULT_BUDGET_MS",
     "ECC_LEVELS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_IMAGE_SIDE",
     "MAX_TEXT_CHARS",
+    "SCAN_PASSES",
+    "SCREEN_BORDER",
+    "SCREEN_ECC",
     "ImageSource",
+    "PassReport",
+    "ScanResult",
+    "Scanner",
     "available_backends",
+    "camera_frames",
     "qr_version",
+    "render_for_screen",
     "render_image",
     "render_png",
     "render_svg",
@@ -67,6 +82,7 @@ _NUMERIC, _ALNUM, _BYTE = 1, 2, 4
 _IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "PPM", "WEBP")
 
 _PILLOW = ("PIL", "Pillow is needed for QR images: pip install Pillow")
+_OPENCV = ("cv2", "reading a camera needs OpenCV: pip install opencv-python-headless")
 _QRCODE = ("qrcode", "qrcode is needed to render QR codes: pip install qrcode")
 
 # pyzbar 0.1.9 names value 4 CFG_NUM, but libzbar >= 0.23 defines it as ZBAR_CFG_BINARY. Without it,
@@ -85,10 +101,15 @@ class _Gray(NamedTuple):
 
 
 class _Backend(NamedTuple):
-    """A decoder: the modules it imports, with install advice, and its read function."""
+    """A decoder: the modules it imports, with install advice, and its read function.
+
+    ``read(gray, invert, downscale)`` returns the payloads found; ``invert`` asks it to also try the
+    image inverted (light-on-dark codes) when the normal polarity finds nothing, ``downscale`` to
+    also look at smaller copies (which helps large, noisy modules) if the decoder can.
+    """
 
     needs: tuple[tuple[str, str], ...]
-    read: Callable[[_Gray], list[bytes]]
+    read: Callable[[_Gray, bool, bool], list[bytes]]
 
 
 def _require(module: str, advice: str) -> None:
@@ -219,6 +240,27 @@ def render_png(text: str, *, ecc: str = "M", module_px: int = 8, border: int = 4
     buffer = io.BytesIO()
     render_image(text, ecc=ecc, module_px=module_px, border=border).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+#: What scans best on a phone screen, measured (docs/scanning.md): at the size a screen shows a code,
+#: ECC L's fewer, larger modules are read more often than ECC M's stronger correction, and a 2-module
+#: quiet zone does as well as 4 while leaving the modules more room. (Printed codes, which wear, keep M.)
+SCREEN_ECC = "L"
+SCREEN_BORDER = 2
+
+
+def render_for_screen(text: str, *, width_px: int, ecc: str = SCREEN_ECC, border: int = SCREEN_BORDER) -> Image.Image:
+    """The code for a phone screen ``width_px`` device pixels wide, with the measured screen defaults.
+
+    ECC :data:`SCREEN_ECC` and a :data:`SCREEN_BORDER`-module quiet zone, at the largest whole number
+    of pixels a module that fits: a display that had to rescale the image would blur module edges
+    or make modules uneven, which costs scans. Show it at exactly its size, as wide as the screen allows.
+    """
+    _check_int("width_px", width_px, 21, MAX_IMAGE_SIDE)
+    side = 17 + 4 * qr_version(text, ecc=ecc) + 2 * border
+    if width_px < side:
+        raise QRError(f"a {side}-module code needs at least {side} pixels; the screen gives {width_px}")
+    return render_image(text, ecc=ecc, module_px=min(width_px // side, 64), border=border)
 
 
 def render_svg(text: str, *, ecc: str = "M", module_px: int = 8, border: int = 4) -> str:
@@ -373,24 +415,41 @@ def _to_gray(image: ImageSource) -> _Gray:
     )
 
 
-def _read_zxing(gray: _Gray) -> list[bytes]:
-    """Decode with zxing-cpp, QR only; ``Barcode.bytes`` is the payload exactly as encoded."""
+def _read_zxing(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
+    """Decode with zxing-cpp, QR Model 2 only; ``Barcode.bytes`` is the payload exactly as encoded.
+
+    zxing-cpp 3 counts Micro QR and rMQR as QR codes; econsent renders neither, and the small
+    symbols are the likeliest to be "found" in sharpened noise, so they are left out.
+    ``invert`` also tries light-on-dark codes when the normal polarity finds nothing.
+    """
     import zxingcpp
 
-    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    model2 = getattr(zxingcpp.BarcodeFormat, "QRCodeModel2", zxingcpp.BarcodeFormat.QRCode)
     view = memoryview(gray.pixels).cast("B", (gray.height, gray.width))
     try:
-        found = zxingcpp.read_barcodes(view, formats=qr_only)
+        found = zxingcpp.read_barcodes(
+            view, formats=zxingcpp.BarcodeFormats(model2), try_invert=invert, try_downscale=downscale
+        )
     except Exception as exc:  # native code: whatever it raises must not escape as a foreign error
         raise QRError(f"zxing-cpp failed on the image: {exc}") from exc
     return [bytes(barcode.bytes) for barcode in found]
 
 
-def _read_zbar(gray: _Gray) -> list[bytes]:
+def _read_zbar(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
     """Decode with libzbar, QR only, with ZBAR_CFG_BINARY so byte-mode payloads are not re-encoded.
 
     pyzbar's ``decode`` cannot set that flag, so this is its equivalent built on ``pyzbar.wrapper``.
+    zbar reads dark-on-light codes only: ``invert`` scans the inverted image when nothing was found.
+    ``downscale`` does not apply to zbar.
     """
+    found = _zbar_scan(gray)
+    if not found and invert:
+        found = _zbar_scan(_inverted(gray))
+    return found
+
+
+def _zbar_scan(gray: _Gray) -> list[bytes]:
+    """One libzbar scan of ``gray`` as it is (the body of :func:`_read_zbar`)."""
     import pyzbar.wrapper as zbar
 
     scanner = zbar.zbar_image_scanner_create()
@@ -435,7 +494,7 @@ _BACKENDS: dict[str, _Backend] = {
 }
 
 
-def _load_backend(name: str) -> Callable[[_Gray], list[bytes]]:
+def _load_backend(name: str) -> Callable[[_Gray, bool, bool], list[bytes]]:
     """The read function of backend ``name``, after importing what it needs."""
     backend = _BACKENDS.get(name)
     if backend is None:
@@ -465,19 +524,230 @@ def _to_text(payload: bytes) -> str:
         return payload.decode("latin-1")
 
 
+# ---------------------------------------------------------------------------------------------
+# The scan pipeline: cheap passes first, harder ones only when they fail, within a time budget
+
+#: The passes, in the order they run; each one only when every earlier one found nothing.
+#: ``plain`` is the frame as captured (zxing-cpp also tries it downscaled, which helps large, noisy
+#: modules); ``invert`` reads light-on-dark codes (a wallet in dark mode); ``sharpen`` restores the
+#: module contrast that defocus and motion blur take away; ``sharpen-strong`` and ``sharpen-denoised``
+#: retry blurred frames with more gain and with more smoothing, for what ``sharpen`` left. The
+#: sharpened frames are read in both polarities. ``docs/scanning.md`` has what each pass adds, measured.
+SCAN_PASSES = ("plain", "invert", "sharpen", "sharpen-strong", "sharpen-denoised")
+#: A frame gets this long (ms) by default before remaining passes are skipped: about a camera's frame
+#: interval. On the project machine every zxing-cpp pass fits (about 25 ms in all) and slow zbar does
+#: not; on a slower machine the last passes give way, since a frame that defeats the cheap ones is
+#: often better replaced by the next frame.
+DEFAULT_BUDGET_MS = 35.0
+
+# Band-pass filters: (small blur, large blur, gain); output = small + gain * (small - large), where a
+# blur is box filters of these radii applied in turn. The small blur averages pixel noise away before
+# the difference amplifies edges; the large one is the local background. Radii in pixels suit 3-8 px
+# modules; the passes share their blurs, so the later ones cost little more than a decode.
+_BAND_PASS = {
+    "sharpen": ((1,), (3,), 2.5),
+    "sharpen-strong": ((1,), (3,), 4.0),
+    "sharpen-denoised": ((1, 1), (3,), 2.5),
+}
+# Measured cost of each pass, ms per megapixel on one core of the project machine: what the budget
+# expects before a scanner has timed a pass itself.
+_PRIOR_MS_PER_MP = {
+    ("zxing", "plain"): 2.5,
+    ("zxing", "invert"): 2.5,
+    ("zxing", "sharpen"): 13.0,
+    ("zxing", "sharpen-strong"): 4.0,
+    ("zxing", "sharpen-denoised"): 8.5,
+    ("zbar", "plain"): 25.0,
+    ("zbar", "invert"): 25.0,
+    ("zbar", "sharpen"): 60.0,
+    ("zbar", "sharpen-strong"): 50.0,
+    ("zbar", "sharpen-denoised"): 55.0,
+}
+_INVERT = bytes(range(255, -1, -1))
+
+
+def _inverted(gray: _Gray) -> _Gray:
+    return _Gray(gray.pixels.translate(_INVERT), gray.width, gray.height)
+
+
+class _Frame:
+    """One frame's grayscale pixels and the images derived from them, each made at most once."""
+
+    __slots__ = ("_blurs", "gray")
+
+    def __init__(self, gray: _Gray) -> None:
+        self.gray = gray
+        self._blurs: dict[tuple[int, ...], Image.Image] = {}
+
+    def _blur(self, radii: tuple[int, ...]) -> Image.Image:
+        """The frame through box blurs of ``radii`` in turn (``()``: the frame itself)."""
+        from PIL import Image, ImageFilter
+
+        if radii not in self._blurs:
+            if radii:
+                self._blurs[radii] = self._blur(radii[:-1]).filter(ImageFilter.BoxBlur(radii[-1]))
+            else:
+                self._blurs[radii] = Image.frombytes("L", (self.gray.width, self.gray.height), self.gray.pixels)
+        return self._blurs[radii]
+
+    def pass_input(self, name: str) -> tuple[_Gray, bool, bool]:
+        """The image pass ``name`` reads, whether to also try it inverted, and whether to downscale.
+
+        Filtered frames are read in both polarities (a dark-mode frame reaches them too), and at
+        full size only: they exist for small, blurred modules, which downscaling would erase.
+        """
+        if name == "plain":
+            return self.gray, False, True
+        if name == "invert":
+            return _inverted(self.gray), False, True
+        from PIL import Image
+
+        small, large, gain = _BAND_PASS[name]
+        # blend(a, b, alpha) = a + alpha * (b - a), clipped to 0-255: with a = large, b = small.
+        filtered = Image.blend(self._blur(large), self._blur(small), 1 + gain)
+        return _Gray(filtered.tobytes(), filtered.width, filtered.height), True, False
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """One decoder run: which backend on which pass, how long it took, how many codes it read."""
+
+    backend: str
+    name: str
+    ms: float
+    found: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What :meth:`Scanner.scan` found in a frame, and how: every pass it ran, and the ones it skipped."""
+
+    texts: tuple[str, ...]
+    passes: tuple[PassReport, ...]
+    skipped: tuple[str, ...]
+    ms: float
+
+    @property
+    def decoded_by(self) -> str | None:
+        """``backend/pass`` of the run that read the codes, or None if none did."""
+        last = self.passes[-1] if self.passes else None
+        return f"{last.backend}/{last.name}" if last is not None and last.found else None
+
+
+class Scanner:
+    """Reads QR codes from frames: fast when a frame is easy, trying harder only when it is not.
+
+    Each backend runs :data:`SCAN_PASSES` in order (all of the first backend's passes before the
+    second backend starts, so slow zbar only sees what zxing-cpp missed); the first run that reads
+    anything ends the frame. With ``budget_ms`` a pass that would not finish within the budget is
+    skipped, with the rest of that backend's passes: the scanner times its passes (an exponential
+    moving average per megapixel) and starts from measured priors. The first pass always runs.
+    ``budget_ms=None`` runs every pass, so results depend on the image alone.
+    """
+
+    __slots__ = ("_budget", "_clock", "_estimates", "_passes", "_readers")
+
+    def __init__(
+        self,
+        *,
+        backends: Sequence[str] = DEFAULT_BACKENDS,
+        passes: Sequence[str] = SCAN_PASSES,
+        budget_ms: float | None = DEFAULT_BUDGET_MS,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if isinstance(backends, str) or not backends:
+            raise QRError("backends must be a non-empty sequence of backend names, such as ('zxing', 'zbar')")
+        if isinstance(passes, str) or not passes or any(name not in SCAN_PASSES for name in passes):
+            raise QRError(f"passes must be a non-empty sequence taken from {', '.join(SCAN_PASSES)}")
+        if budget_ms is not None and not budget_ms > 0:
+            raise QRError(f"budget_ms must be positive or None, not {budget_ms!r}")
+        self._readers = [(name, _load_backend(name)) for name in dict.fromkeys(backends)]
+        self._passes = tuple(dict.fromkeys(passes))
+        self._budget = budget_ms
+        self._clock = clock
+        self._estimates = {
+            (backend, name): _PRIOR_MS_PER_MP.get((backend, name), 0.0)
+            for backend, _ in self._readers
+            for name in self._passes
+        }
+
+    def scan(self, image: ImageSource) -> ScanResult:
+        """Every QR code text in ``image`` (found in one run, in order, without duplicates)."""
+        started = self._clock()
+        frame = _Frame(_to_gray(image))
+        megapixels = frame.gray.width * frame.gray.height / 1e6
+        reports: list[PassReport] = []
+        skipped: list[str] = []
+        texts: tuple[str, ...] = ()
+        for backend, read in self._readers:
+            out_of_time = False
+            for name in self._passes:
+                if texts:
+                    break
+                key = (backend, name)
+                elapsed = (self._clock() - started) * 1000
+                expected = self._estimates[key] * megapixels
+                # A pass after a skipped one is skipped too: it may need the blurs the skipped one makes.
+                out_of_time = out_of_time or (
+                    self._budget is not None and bool(reports) and elapsed + expected > self._budget
+                )
+                if out_of_time:
+                    skipped.append(f"{backend}/{name}")
+                    continue
+                begin = self._clock()
+                found = read(*frame.pass_input(name))
+                ms = (self._clock() - begin) * 1000
+                self._estimates[key] = 0.8 * self._estimates[key] + 0.2 * ms / max(megapixels, 1e-3)
+                reports.append(PassReport(backend, name, ms, len(found)))
+                texts = tuple(dict.fromkeys(_to_text(payload) for payload in found))
+        return ScanResult(texts, tuple(reports), tuple(skipped), (self._clock() - started) * 1000)
+
+
 def scan(image: ImageSource, *, backends: Sequence[str] = DEFAULT_BACKENDS) -> list[str]:
     """Every QR code text found in ``image``, in the order found, without duplicates; ``[]`` if none.
 
     Backends are tried in order and the first that finds anything wins, so the fast, robust zxing-cpp
-    answers most frames and zbar only sees what it missed. Every named backend must be installed
-    (checked before any pixel work); :func:`available_backends` tells which are.
+    answers most frames and zbar only sees what it missed. Each backend runs every pass of
+    :data:`SCAN_PASSES` (no time budget: the result depends on the image alone; use a
+    :class:`Scanner` for camera frames). Every named backend must be installed (checked before any
+    pixel work); :func:`available_backends` tells which are.
     """
-    if isinstance(backends, str) or not backends:
-        raise QRError("backends must be a non-empty sequence of backend names, such as ('zxing', 'zbar')")
-    readers = [_load_backend(name) for name in backends]
-    gray = _to_gray(image)
-    for read in readers:
-        found = read(gray)
-        if found:
-            return list(dict.fromkeys(_to_text(payload) for payload in found))
-    return []
+    return list(Scanner(backends=backends, budget_ms=None).scan(image).texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cameras
+
+
+def camera_frames(index: int = 0, *, width: int = 1280, height: int = 720) -> Generator[NDArray[Any], None, None]:
+    """Grayscale frames (uint8 numpy arrays) from camera ``index``, through OpenCV, until closed.
+
+    The capture buffer is kept to one frame, so a slow decode reads the newest frame rather than a
+    queue of stale ones; autofocus is asked for. ``width`` x ``height`` is a request the camera
+    may round. Raises :class:`~econsent.errors.MissingDependencyError` without OpenCV, and
+    :class:`~econsent.errors.QRError` when the camera cannot be opened or stops delivering frames.
+    """
+    _check_int("width", width, 16, MAX_IMAGE_SIDE)
+    _check_int("height", height, 16, MAX_IMAGE_SIDE)
+    _require(*_OPENCV)
+    cv2 = importlib.import_module("cv2")
+    capture = cv2.VideoCapture(index)
+    try:
+        if not capture.isOpened():
+            raise QRError(f"camera {index} could not be opened (is it connected, and free?)")
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        capture.set(cv2.CAP_PROP_AUTOFOCUS, 1)
+        failures = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                failures += 1
+                if failures >= 10:
+                    raise QRError(f"camera {index} stopped delivering frames")
+                continue
+            failures = 0
+            yield frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    finally:
+        capture.release()

@@ -1,0 +1,446 @@
+"""``econsent scan``: a counter scanner. Reads codes continuously and shows a verdict card for each.
+
+Sources: a camera (OpenCV), an image file, a folder of images (``--watch`` keeps polling it), or ``-``
+for the lines a keyboard-wedge hardware scanner types. One replay cache spans the whole run, so a
+presentation shown again later is reported REPLAYED; the same code still in view (consecutive frames,
+or a hand-held scanner repeating it) is verified once, not once per sighting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import card, qr
+from ._cli_common import UsageError, csv_list, parse_hex, parse_time
+from .errors import (
+    EXIT_REJECTED,
+    EXIT_VALID,
+    EconsentError,
+    ErrorCode,
+    MissingDependencyError,
+    QRError,
+    VerificationError,
+)
+from .model import Verdict
+from .status import StatusListCache
+from .verify import (
+    DEFAULT_CLOCK_LEEWAY,
+    DEFAULT_MAX_LIFETIME,
+    MemoryReplayCache,
+    Policy,
+    StatusFallback,
+    Verifier,
+)
+
+__all__ = ["register"]
+
+#: Image files a folder source reads; anything else in the folder is left alone.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+DEFAULT_HOLD = 5.0
+DEFAULT_CARD_KEEP = 20
+# A watched file modified more recently than this may still be being written: it waits a poll.
+_SETTLE_SECONDS = 0.3
+
+
+def register(sub: Any) -> None:
+    """Add the ``scan`` command to the top-level sub-parsers."""
+    scan = sub.add_parser(
+        "scan",
+        help="scan codes continuously (camera, image files, a folder, or a keyboard-wedge scanner) and verify each",
+        description=(
+            "Read codes from a camera, an image file, a folder of images or stdin lines, verify each one and "
+            "print a verdict card. The same code seen again while still in view is verified once; a code "
+            "verified earlier and shown again later is reported REPLAYED."
+        ),
+    )
+    source = scan.add_argument_group("source (give one)")
+    source.add_argument("source", nargs="?", help="an image file, a folder of images, or - for one code per stdin line")
+    source.add_argument("--camera", type=int, metavar="N", help="read frames from camera N (needs OpenCV)")
+    source.add_argument("--watch", action="store_true", help="keep polling the folder for new images")
+    source.add_argument("--interval", type=float, default=0.5, help="seconds between folder polls (default 0.5)")
+    source.add_argument("--frames", type=int, help="stop the camera after this many frames")
+    source.add_argument("--once", action="store_true", help="stop after the first code")
+    # The same verification options as `econsent verify`, built into a verifier the same way.
+    trust_source = scan.add_mutually_exclusive_group()
+    trust_source.add_argument("--trust", type=Path, help="trust store JSON file")
+    trust_source.add_argument(
+        "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
+    )
+    scan.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
+    scan.add_argument("--status-lists", type=Path, help="folder of signed status lists (*.ecsl) for revocation checks")
+    scan.add_argument(
+        "--unknown-status",
+        choices=[fallback.value for fallback in StatusFallback],
+        default=StatusFallback.REFUSE.value,
+        help="when a credential's status list is missing or stale: refuse (default) or accept with a warning",
+    )
+    scan.add_argument(
+        "--dcc-certs", action="append", type=Path, default=[], help="also verify EU DCCs (HC1:) signed by these DSCs"
+    )
+    scan.add_argument(
+        "--shc-jwks", action="append", type=Path, default=[], help="also verify SMART Health Cards by this jwks.json"
+    )
+    scan.add_argument("--shc-issuer", action="append", default=[], help="the issuer URL of each --shc-jwks")
+    scan.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
+    scan.add_argument("--nonce", help="the challenge this counter gave the holder, hex")
+    scan.add_argument("--audience", help="this counter's identity; codes made for others are refused")
+    scan.add_argument("--require", default="", help="comma-separated claims the code must show")
+    scan.add_argument("--accept-bearer", action="store_true", help="accept credentials without holder binding")
+    scan.add_argument("--max-lifetime", type=int, default=DEFAULT_MAX_LIFETIME, help="longest lifetime accepted (s)")
+    scan.add_argument("--leeway", type=int, default=DEFAULT_CLOCK_LEEWAY, help="clock leeway in seconds (max 300)")
+    scan.add_argument(
+        "--hold",
+        type=float,
+        default=DEFAULT_HOLD,
+        help=f"seconds a code counts as still in view after it was last read (default {DEFAULT_HOLD:g})",
+    )
+    scan.add_argument(
+        "--budget-ms",
+        type=float,
+        help=f"decode time per camera frame before harder passes are skipped (default {qr.DEFAULT_BUDGET_MS:g})",
+    )
+    scan.add_argument("--card-png", type=Path, metavar="DIR", help="also write each card as a PNG into DIR")
+    scan.add_argument("--card-width", type=int, default=800, help="PNG card width in pixels (default 800)")
+    scan.add_argument(
+        "--card-keep",
+        type=int,
+        default=DEFAULT_CARD_KEEP,
+        help=f"PNG cards kept in DIR, newest first; 0 keeps all (default {DEFAULT_CARD_KEEP}: cards are personal data)",
+    )
+    scan.add_argument("--font", type=Path, help=f"font with Chinese glyphs for PNG cards (default: ${card.FONT_ENV})")
+    scan.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the cards")
+    scan.add_argument("--json", action="store_true", help="one JSON object per code instead of cards")
+    scan.set_defaults(handler=_cmd_scan)
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """What one frame, file or line showed: where it came from, the texts read, and how they were read."""
+
+    source: str
+    texts: tuple[str, ...]
+    scan: qr.ScanResult | None = None
+    error: str | None = None  # the image could not be read at all
+
+
+class Debouncer:
+    """Tells a code newly shown from one still in view, so that each showing is verified once.
+
+    A code counts as in view until ``hold`` seconds after it was last read. ``exclusive`` sightings
+    (a file, a line typed by a scanner) show one thing at a time, so a code they do not show has left
+    the view; camera frames are not exclusive (a decoder misses a code in some frames).
+    """
+
+    __slots__ = ("_hold", "_seen")
+
+    def __init__(self, hold: float) -> None:
+        if not hold >= 0:
+            raise ValueError("hold must be zero or more seconds")
+        self._hold = hold
+        self._seen: dict[str, float] = {}
+
+    def fresh(self, texts: Sequence[str], at: float, *, exclusive: bool) -> list[str]:
+        """The texts among ``texts`` not already in view at time ``at``; all of them are in view now."""
+        self._seen = {
+            text: seen
+            for text, seen in self._seen.items()
+            if at - seen <= self._hold and (text in texts or not exclusive)
+        }
+        new = [text for text in dict.fromkeys(texts) if text not in self._seen]
+        self._seen.update(dict.fromkeys(texts, at))
+        return new
+
+
+@dataclass(slots=True)
+class _Tally:
+    valid: int = 0
+    rejected: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.valid + self.rejected
+
+
+class _Counter:
+    """The scanning loop's state: the verifier with its replay cache, the debouncer, the outputs."""
+
+    def __init__(self, args: argparse.Namespace, verifier: Verifier, out: TextIO, clock: Callable[[], float]) -> None:
+        self.args = args
+        self.verifier = verifier
+        self.out = out
+        self.clock = clock
+        self.debouncer = Debouncer(args.hold)
+        self.tally = _Tally()
+        self.nonce = parse_hex(args.nonce, "--nonce")
+        self.color = args.color == "always" or (args.color == "auto" and out.isatty() and not args.json)
+        self.font: card.CardFont | None = None
+        self.sequence = 0
+        if args.card_png is not None:
+            if args.card_width < 320 or args.card_width > 4096:
+                raise UsageError("--card-width must be 320 to 4096 pixels")
+            if args.card_keep < 0:
+                raise UsageError("--card-keep must be 0 (keep all) or more")
+            self.font = card.find_cjk_font(args.font)  # fail before scanning, not on the first code
+            args.card_png.mkdir(parents=True, exist_ok=True)
+            self.sequence = max((_card_number(p) for p in args.card_png.glob("*.png")), default=0)
+
+    def handle(self, sighting: Sighting, *, exclusive: bool) -> int:
+        """Verify and report what ``sighting`` shows that is not already in view; returns codes reported."""
+        if sighting.error is not None or (exclusive and not sighting.texts and sighting.scan is not None):
+            # A file with no readable code gets a card too: the clerk needs to know it was looked at.
+            self.debouncer.fresh((), self.clock(), exclusive=exclusive)
+            error = VerificationError(ErrorCode.NO_QR_CODE, sighting.error or "")
+            self._report(sighting, error, parse_time(self.args.now))
+            return 1
+        fresh = self.debouncer.fresh(sighting.texts, self.clock(), exclusive=exclusive)
+        for text in fresh:
+            now = parse_time(self.args.now)
+            try:
+                verdict: Verdict | VerificationError = self.verifier.verify(text, now=now, nonce=self.nonce)
+            except VerificationError as exc:
+                verdict = exc
+            self._report(sighting, verdict, now)
+        return len(fresh)
+
+    def _report(self, sighting: Sighting, result: Verdict | VerificationError, now: _dt.datetime) -> None:
+        if isinstance(result, Verdict):
+            self.tally.valid += 1
+        else:
+            self.tally.rejected += 1
+        if self.args.json:
+            document: dict[str, Any]
+            if isinstance(result, Verdict):
+                document = result.to_json()
+            else:
+                document = {
+                    "valid": False,
+                    "code": result.code.value,
+                    "reason": result.sentence,
+                    "detail": result.detail,
+                }
+            document["source"] = sighting.source
+            if sighting.scan is not None:
+                document["scan"] = {"ms": round(sighting.scan.ms, 2), "decoded_by": sighting.scan.decoded_by}
+            print(json.dumps(document, ensure_ascii=False), file=self.out, flush=True)
+        else:
+            print(card.render_card_text(result, now=now, color=self.color), file=self.out)
+            print(f"  ({sighting.source})\n", file=self.out, flush=True)
+        if self.font is not None:
+            self._write_png(result, now)
+
+    def _write_png(self, result: Verdict | VerificationError, now: _dt.datetime) -> None:
+        directory: Path = self.args.card_png
+        try:
+            image = card.render_card_png(result, now=now, width=self.args.card_width, font=self.font)
+        except EconsentError as exc:  # a character no font has: the terminal card still stands
+            print(f"econsent: card image not written: {exc}", file=sys.stderr, flush=True)
+            return
+        self.sequence += 1
+        verdict = "valid" if isinstance(result, Verdict) else "rejected"
+        path = directory / f"{self.sequence:06d}-{verdict}.png"
+        _write_private(path, image)
+        _write_private(directory / "latest.png", image)
+        if self.args.card_keep:
+            numbered = sorted((p for p in directory.glob("*.png") if _card_number(p)), key=_card_number)
+            for old in numbered[: -self.args.card_keep]:
+                old.unlink(missing_ok=True)
+
+
+def _card_number(path: Path) -> int:
+    head = path.stem.split("-", 1)[0]
+    return int(head) if head.isdigit() and len(head) == 6 else 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write atomically, readable by the owner only: a card shows a person's data."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+
+def _stdin_sightings(stream: TextIO) -> Generator[Sighting, None, None]:
+    for number, line in enumerate(stream, start=1):
+        text = line.rstrip("\r\n")
+        if text.strip():
+            yield Sighting(f"stdin line {number}", (text,))
+
+
+def _file_sighting(path: Path, scanner: qr.Scanner) -> Sighting:
+    try:
+        result = scanner.scan(path)
+    except QRError as exc:
+        return Sighting(str(path), (), error=str(exc))
+    return Sighting(str(path), result.texts, result)
+
+
+def _folder_sightings(
+    folder: Path, scanner: qr.Scanner, *, watch: bool, interval: float, sleep: Callable[[float], None]
+) -> Generator[Sighting, None, None]:
+    """Images in ``folder`` in name order; with ``watch``, then every new or rewritten one, forever."""
+    done: dict[Path, tuple[int, int]] = {}
+    while True:
+        pending = []
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            if not path.is_file() or done.get(path) == (stat.st_mtime_ns, stat.st_size):
+                continue
+            if watch and time.time() - stat.st_mtime < _SETTLE_SECONDS:
+                continue  # probably still being written; next poll
+            pending.append((path, (stat.st_mtime_ns, stat.st_size)))
+        for path, signature in pending:
+            done[path] = signature
+            yield _file_sighting(path, scanner)
+        if not watch:
+            return
+        sleep(interval)
+
+
+def _camera_sightings(index: int, scanner: qr.Scanner, frames: int | None) -> Generator[Sighting, None, None]:
+    camera = qr.camera_frames(index)
+    try:
+        for number, frame in enumerate(camera, start=1):
+            result = scanner.scan(frame)
+            yield Sighting(f"camera {index} frame {number}", result.texts, result)
+            if frames is not None and number >= frames:
+                return
+    finally:
+        camera.close()  # release the camera now, not when the generator is collected
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    return run_scan(args, stdin=sys.stdin, stdout=sys.stdout)
+
+
+def run_scan(
+    args: argparse.Namespace,
+    *,
+    stdin: TextIO,
+    stdout: TextIO,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run ``econsent scan`` with the given streams and clocks (the tests pass their own)."""
+    if (args.source is None) == (args.camera is None):
+        raise UsageError("give one source: an image file, a folder, - for stdin, or --camera N")
+    if args.frames is not None and args.frames < 1:
+        raise UsageError("--frames must be 1 or more")
+    if args.interval <= 0:
+        raise UsageError("--interval must be positive")
+    try:
+        policy = Policy(
+            clock_leeway=args.leeway,
+            max_lifetime=args.max_lifetime,
+            accept_bearer=args.accept_bearer,
+            required_claims=tuple(csv_list(args.require)),
+            audience=args.audience,
+            unknown_status=StatusFallback(args.unknown_status),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    parse_time(args.now)  # a bad --now is a usage error before anything is scanned
+
+    sightings, exclusive = _sightings(args, stdin, sleep)
+    try:
+        return _scan_loop(args, policy, sightings, exclusive, stdout, clock)
+    finally:
+        sightings.close()  # releases the camera
+
+
+def _scan_loop(
+    args: argparse.Namespace,
+    policy: Policy,
+    sightings: Iterator[Sighting],
+    exclusive: bool,
+    stdout: TextIO,
+    clock: Callable[[], float],
+) -> int:
+    counter = _Counter(args, _verifier(args, policy), stdout, clock)
+    try:
+        for sighting in sightings:
+            if counter.handle(sighting, exclusive=exclusive) and args.once:
+                break
+    except KeyboardInterrupt:
+        pass
+    if not args.json:
+        tally = counter.tally
+        print(f"econsent: {tally.total} code(s): {tally.valid} valid, {tally.rejected} rejected", file=sys.stderr)
+    return EXIT_VALID if counter.tally.total and not counter.tally.rejected else EXIT_REJECTED
+
+
+def _verifier(args: argparse.Namespace, policy: Policy) -> Verifier:
+    """The verifier `econsent verify` would build from these options, with one replay cache for the run."""
+    from .cli import _formats_for_verify, _trust_for_verify  # lazily: cli imports this module
+
+    formats = _formats_for_verify(args)
+    trust = _trust_for_verify(args, foreign_only=bool(formats))
+    status_lists = None
+    if args.status_lists is not None:
+        status_lists = StatusListCache()
+        for path, error in status_lists.load_directory(args.status_lists, trust).errors:
+            print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
+    return Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
+
+
+def _sightings(
+    args: argparse.Namespace, stdin: TextIO, sleep: Callable[[float], None]
+) -> tuple[Generator[Sighting, None, None], bool]:
+    """The sightings the source yields, and whether they are exclusive (see :class:`Debouncer`)."""
+    if args.camera is not None:
+        if args.watch:
+            raise UsageError("--watch goes with a folder")
+        budget = qr.DEFAULT_BUDGET_MS if args.budget_ms is None else args.budget_ms
+        return _camera_sightings(args.camera, _scanner(budget), args.frames), False
+    if args.frames is not None:
+        raise UsageError("--frames goes with --camera")
+    if args.source == "-":
+        if args.watch:
+            raise UsageError("--watch goes with a folder")
+        return _stdin_sightings(stdin), True
+    path = Path(args.source)
+    scanner = _scanner(args.budget_ms)
+    if path.is_dir():
+        return _folder_sightings(path, scanner, watch=args.watch, interval=args.interval, sleep=sleep), True
+    if args.watch:
+        raise UsageError("--watch goes with a folder")
+    if not path.is_file():
+        raise UsageError(f"{args.source}: no such image file or folder")
+    return _one_file(path, scanner), True
+
+
+def _one_file(path: Path, scanner: qr.Scanner) -> Generator[Sighting, None, None]:
+    yield _file_sighting(path, scanner)
+
+
+def _scanner(budget_ms: float | None) -> qr.Scanner:
+    """A scanner with every decoder installed here (zxing-cpp first), within ``budget_ms`` a frame."""
+    backends = qr.available_backends()
+    if not backends:
+        raise MissingDependencyError("no QR decoder is installed: pip install zxing-cpp")
+    try:
+        return qr.Scanner(backends=backends, budget_ms=budget_ms)
+    except QRError as exc:
+        raise UsageError(str(exc)) from exc
