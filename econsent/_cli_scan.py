@@ -33,8 +33,6 @@ from .errors import (
 from .model import Verdict
 from .status import StatusListCache
 from .verify import (
-    DEFAULT_CLOCK_LEEWAY,
-    DEFAULT_MAX_LIFETIME,
     MemoryReplayCache,
     Policy,
     StatusFallback,
@@ -69,34 +67,9 @@ def register(sub: Any) -> None:
     source.add_argument("--interval", type=float, default=0.5, help="seconds between folder polls (default 0.5)")
     source.add_argument("--frames", type=int, help="stop the camera after this many frames")
     source.add_argument("--once", action="store_true", help="stop after the first code")
-    # The same verification options as `econsent verify`, built into a verifier the same way.
-    trust_source = scan.add_mutually_exclusive_group()
-    trust_source.add_argument("--trust", type=Path, help="trust store JSON file")
-    trust_source.add_argument(
-        "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
-    )
-    scan.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
-    scan.add_argument("--status-lists", type=Path, help="folder of signed status lists (*.ecsl) for revocation checks")
-    scan.add_argument(
-        "--unknown-status",
-        choices=[fallback.value for fallback in StatusFallback],
-        default=StatusFallback.REFUSE.value,
-        help="when a credential's status list is missing or stale: refuse (default) or accept with a warning",
-    )
-    scan.add_argument(
-        "--dcc-certs", action="append", type=Path, default=[], help="also verify EU DCCs (HC1:) signed by these DSCs"
-    )
-    scan.add_argument(
-        "--shc-jwks", action="append", type=Path, default=[], help="also verify SMART Health Cards by this jwks.json"
-    )
-    scan.add_argument("--shc-issuer", action="append", default=[], help="the issuer URL of each --shc-jwks")
-    scan.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
-    scan.add_argument("--nonce", help="the challenge this counter gave the holder, hex")
-    scan.add_argument("--audience", help="this counter's identity; codes made for others are refused")
-    scan.add_argument("--require", default="", help="comma-separated claims the code must show")
-    scan.add_argument("--accept-bearer", action="store_true", help="accept credentials without holder binding")
-    scan.add_argument("--max-lifetime", type=int, default=DEFAULT_MAX_LIFETIME, help="longest lifetime accepted (s)")
-    scan.add_argument("--leeway", type=int, default=DEFAULT_CLOCK_LEEWAY, help="clock leeway in seconds (max 300)")
+    from .cli import add_verification_options  # deferred: cli imports this module
+
+    add_verification_options(scan)  # the same options as `econsent verify`, built into a verifier the same way
     scan.add_argument(
         "--hold",
         type=float,

@@ -139,46 +139,53 @@ def _parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="verify a code: QR text, an image file, or - for lines on stdin")
     ver.add_argument("code", help="QR text, a path to an image (PNG/JPEG), or - to read one code per line")
-    trust_source = ver.add_mutually_exclusive_group()
+    add_verification_options(ver)
+    ver.add_argument("--json", action="store_true", help="one JSON object per code")
+    ver.set_defaults(handler=_cmd_verify)
+    return parser
+
+
+def add_verification_options(parser: argparse.ArgumentParser) -> None:
+    """The trust, revocation, other-format and policy options shared by ``verify`` and ``scan``."""
+    trust_source = parser.add_mutually_exclusive_group()
     trust_source.add_argument("--trust", type=Path, help="trust store JSON file")
     trust_source.add_argument(
         "--trust-list", action="append", type=Path, help="signed trust list (repeat for several); needs --anchor"
     )
-    ver.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
-    ver.add_argument("--status-lists", type=Path, help="folder of signed status lists (*.ecsl) for revocation checks")
-    ver.add_argument(
+    parser.add_argument("--anchor", action="append", type=Path, default=[], help="pinned trust-anchor public key")
+    parser.add_argument(
+        "--status-lists", type=Path, help="folder of signed status lists (*.ecsl) for revocation checks"
+    )
+    parser.add_argument(
         "--unknown-status",
         choices=[fallback.value for fallback in StatusFallback],
         default=StatusFallback.REFUSE.value,
         help="when a credential's status list is missing or stale: refuse (default) or accept with a warning",
     )
-    ver.add_argument(
+    parser.add_argument(
         "--dcc-certs",
         action="append",
         type=Path,
         default=[],
         help="also verify EU DCCs (HC1:) signed by these DSCs: PEM/DER file, DCC trust list JSON, or folder",
     )
-    ver.add_argument(
+    parser.add_argument(
         "--shc-jwks",
         action="append",
         type=Path,
         default=[],
         help="also verify SMART Health Cards (shc:/) by this issuer's jwks.json (CRLs from crl/ beside it)",
     )
-    ver.add_argument(
+    parser.add_argument(
         "--shc-issuer", action="append", default=[], help="the issuer URL of each --shc-jwks, in the same order"
     )
-    ver.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
-    ver.add_argument("--nonce", help="the challenge this verifier gave the holder, hex")
-    ver.add_argument("--audience", help="this verifier's identity; codes made for others are refused")
-    ver.add_argument("--require", default="", help="comma-separated claims the code must show")
-    ver.add_argument("--accept-bearer", action="store_true", help="accept credentials without holder binding")
-    ver.add_argument("--max-lifetime", type=int, default=DEFAULT_MAX_LIFETIME, help="longest lifetime accepted (s)")
-    ver.add_argument("--leeway", type=int, default=DEFAULT_CLOCK_LEEWAY, help="clock leeway in seconds (max 300)")
-    ver.add_argument("--json", action="store_true", help="one JSON object per code")
-    ver.set_defaults(handler=_cmd_verify)
-    return parser
+    parser.add_argument("--now", help="the verifier's time, ISO 8601 or Unix seconds (default: the clock)")
+    parser.add_argument("--nonce", help="the challenge this verifier gave the holder, hex")
+    parser.add_argument("--audience", help="this verifier's identity; codes made for others are refused")
+    parser.add_argument("--require", default="", help="comma-separated claims the code must show")
+    parser.add_argument("--accept-bearer", action="store_true", help="accept credentials without holder binding")
+    parser.add_argument("--max-lifetime", type=int, default=DEFAULT_MAX_LIFETIME, help="longest lifetime accepted (s)")
+    parser.add_argument("--leeway", type=int, default=DEFAULT_CLOCK_LEEWAY, help="clock leeway in seconds (max 300)")
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
