@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import card, qr
-from ._cli_common import UsageError, csv_list, parse_hex, parse_time
+from ._cli_common import UsageError, parse_hex, parse_time
 from .errors import (
     EXIT_REJECTED,
     EXIT_VALID,
@@ -31,11 +31,8 @@ from .errors import (
     VerificationError,
 )
 from .model import Verdict
-from .status import StatusListCache
 from .verify import (
-    MemoryReplayCache,
     Policy,
-    StatusFallback,
     Verifier,
 )
 
@@ -323,17 +320,9 @@ def run_scan(
         raise UsageError("--frames must be 1 or more")
     if args.interval <= 0:
         raise UsageError("--interval must be positive")
-    try:
-        policy = Policy(
-            clock_leeway=args.leeway,
-            max_lifetime=args.max_lifetime,
-            accept_bearer=args.accept_bearer,
-            required_claims=tuple(csv_list(args.require)),
-            audience=args.audience,
-            unknown_status=StatusFallback(args.unknown_status),
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    from .cli import policy_from_args  # lazily: cli imports this module
+
+    policy = policy_from_args(args)
     parse_time(args.now)  # a bad --now is a usage error before anything is scanned
 
     sightings, exclusive = _sightings(args, stdin, sleep)
@@ -366,16 +355,9 @@ def _scan_loop(
 
 def _verifier(args: argparse.Namespace, policy: Policy) -> Verifier:
     """The verifier `econsent verify` would build from these options, with one replay cache for the run."""
-    from .cli import _formats_for_verify, _trust_for_verify  # lazily: cli imports this module
+    from .cli import verifier_from_args  # lazily: cli imports this module
 
-    formats = _formats_for_verify(args)
-    trust = _trust_for_verify(args, foreign_only=bool(formats))
-    status_lists = None
-    if args.status_lists is not None:
-        status_lists = StatusListCache()
-        for path, error in status_lists.load_directory(args.status_lists, trust).errors:
-            print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
-    return Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
+    return verifier_from_args(args, policy)
 
 
 def _sightings(

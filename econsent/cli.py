@@ -304,8 +304,21 @@ def _opt(path: Path | None) -> str | None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    verifier = verifier_from_args(args, policy_from_args(args))
+    nonce = parse_hex(args.nonce, "--nonce")
+    if args.code == "-":
+        results = [
+            _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout) for line in sys.stdin if line.strip()
+        ]
+        return EXIT_VALID if results and all(results) else EXIT_REJECTED
+    code: str | Path = Path(args.code) if os.path.isfile(args.code) else args.code
+    return EXIT_VALID if _verify_one(verifier, code, args, nonce, sys.stdout) else EXIT_REJECTED
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    """The Policy the verification options (see ``add_verification_options``) ask for."""
     try:
-        policy = Policy(
+        return Policy(
             clock_leeway=args.leeway,
             max_lifetime=args.max_lifetime,
             accept_bearer=args.accept_bearer,
@@ -315,23 +328,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def verifier_from_args(args: argparse.Namespace, policy: Policy) -> Verifier:
+    """A Verifier with the trust, status lists and other formats the options name, and one replay cache."""
     formats = _formats_for_verify(args)
     trust = _trust_for_verify(args, foreign_only=bool(formats))
     status_lists = None
     if args.status_lists is not None:
         status_lists = StatusListCache()
-        report = status_lists.load_directory(args.status_lists, trust)
-        for path, error in report.errors:
+        for path, error in status_lists.load_directory(args.status_lists, trust).errors:
             print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
-    verifier = Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
-    nonce = parse_hex(args.nonce, "--nonce")
-    if args.code == "-":
-        results = [
-            _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout) for line in sys.stdin if line.strip()
-        ]
-        return EXIT_VALID if results and all(results) else EXIT_REJECTED
-    code: str | Path = Path(args.code) if os.path.isfile(args.code) else args.code
-    return EXIT_VALID if _verify_one(verifier, code, args, nonce, sys.stdout) else EXIT_REJECTED
+    return Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
 
 
 def _trust_for_verify(args: argparse.Namespace, *, foreign_only: bool = False) -> TrustStore:
