@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from econsent import (  # noqa: E402
+    ATTESTED_OUT_OF_BAND,
     CredentialStatus,
     Issuer,
     IssuerName,
@@ -167,6 +168,7 @@ def main() -> None:
             "driving-licence",
             claims,
             holder_key=None if holder is None else holder.public_key,
+            possession=None if holder is None else ATTESTED_OUT_OF_BAND,  # the sizes measured, not the proof
             now=NOW,
             serial=SERIAL,
             **validity,

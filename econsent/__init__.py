@@ -19,6 +19,14 @@ from .errors import (
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, Signer, SigningKey, raw_signature_from_der
 from .model import Credential, IssuerName, StatusReference, Verdict
+from .possession import (
+    ATTESTED_OUT_OF_BAND,
+    KeyAttestation,
+    PossessionError,
+    PossessionProblem,
+    PossessionProof,
+    prove_possession,
+)
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
 from .status import CredentialStatus, StatusList, StatusListCache, StatusListError, load_status_list
 from .trust import KeyStatus, TrustedKey, TrustLists, TrustStore
@@ -28,6 +36,7 @@ from .wallet import FileStorage, MemoryStorage, Wallet, WalletError, present, re
 __version__ = "0.1.0"
 
 __all__ = [
+    "ATTESTED_OUT_OF_BAND",
     "BUILTIN_TYPES",
     "Algorithm",
     "ClaimKind",
@@ -42,12 +51,16 @@ __all__ = [
     "IssueError",
     "Issuer",
     "IssuerName",
+    "KeyAttestation",
     "KeyLoadError",
     "KeyStatus",
     "MemoryReplayCache",
     "MemoryStorage",
     "MissingDependencyError",
     "Policy",
+    "PossessionError",
+    "PossessionProblem",
+    "PossessionProof",
     "PublicKey",
     "QRError",
     "ReplayCache",
@@ -71,6 +84,7 @@ __all__ = [
     "WalletError",
     "load_status_list",
     "present",
+    "prove_possession",
     "raw_signature_from_der",
     "read_credential_unverified",
 ]

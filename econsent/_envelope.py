@@ -6,6 +6,7 @@ Each signature covers a context tag naming the object and the format version, th
 * presentation (holder key):  ``"econsent/v1 presentation\\0" || payload bytes before the holder signature``
 * trust list (anchor key):    ``"econsent/v1 trust-list\\0" || the list's payload bytes``
 * status list (issuer key):   ``"econsent/v1 status-list\\0" || list bytes before the signature``
+* possession (holder key):    ``"econsent/v1 possession\\0" || issuer kid || holder alg id || holder key || challenge``
 
 No time, no claims policy: the verifier decides what a valid signature means.
 """
@@ -19,15 +20,19 @@ from .keys import PublicKey, Signer, SigningKey
 
 __all__ = [
     "CREDENTIAL_CONTEXT",
+    "POSSESSION_CONTEXT",
     "PRESENTATION_CONTEXT",
     "STATUS_LIST_CONTEXT",
     "TRUST_LIST_CONTEXT",
+    "possession_input",
     "presentation_fingerprint",
     "sign_credential",
+    "sign_possession",
     "sign_presentation",
     "sign_status_list",
     "sign_trust_list",
     "verify_credential",
+    "verify_possession",
     "verify_presentation",
     "verify_status_list",
     "verify_trust_list",
@@ -37,6 +42,7 @@ CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"
 PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
 TRUST_LIST_CONTEXT = b"econsent/v1 trust-list\x00"
 STATUS_LIST_CONTEXT = b"econsent/v1 status-list\x00"
+POSSESSION_CONTEXT = b"econsent/v1 possession\x00"
 _FINGERPRINT_CONTEXT = b"econsent/v1 replay\x00"
 
 
@@ -89,6 +95,23 @@ def sign_status_list(signer: Signer, signed_bytes: bytes) -> bytes:
 
 def verify_status_list(key: PublicKey, signature: bytes, signed_bytes: bytes) -> bool:
     return key.verify(signature, STATUS_LIST_CONTEXT + signed_bytes)
+
+
+def possession_input(issuer_kid: bytes, holder_key: PublicKey, challenge: bytes) -> bytes:
+    """What a holder signs to prove it controls ``holder_key`` to the issuer ``issuer_kid`` (SPEC 6.2).
+
+    Every field before the challenge has a fixed length (8-byte kid, 1-byte algorithm id, 33 or 32 key
+    bytes by algorithm), so the challenge needs no length prefix and no two inputs share bytes.
+    """
+    return POSSESSION_CONTEXT + issuer_kid + bytes((holder_key.algorithm.wire_id,)) + holder_key.raw + challenge
+
+
+def sign_possession(signer: Signer, issuer_kid: bytes, challenge: bytes) -> bytes:
+    return _checked_sign(signer, possession_input(issuer_kid, signer.public_key, challenge))
+
+
+def verify_possession(holder_key: PublicKey, signature: bytes, issuer_kid: bytes, challenge: bytes) -> bool:
+    return holder_key.verify(signature, possession_input(issuer_kid, holder_key, challenge))
 
 
 def presentation_fingerprint(signed_bytes: bytes) -> bytes:

@@ -3,7 +3,9 @@
 An :class:`Issuer` holds a signer (an in-memory key or an HSM behind the :class:`~econsent.keys.Signer`
 interface) and the credential types it knows. ``issue`` checks every claim against the type, commits
 to each claim with a salted hash in the disclosure tree, and signs the header and the tree's root, so
-the holder can later show any subset of the claims without asking the issuer again.
+the holder can later show any subset of the claims without asking the issuer again. It binds a holder
+key only with the holder's proof of possession over a challenge it handed out (:mod:`econsent.possession`),
+or when the caller says the key was attested out of band.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from ._wire import MAX_PAYLOAD_BYTES, MAX_STATUS_INDEX, MAX_STATUS_LIST_ID, MAX_
 from .errors import IssueError
 from .keys import PublicKey, Signer
 from .model import Credential, Instant, StatusReference, from_unix, to_unix
+from .possession import (
+    KeyAttestation,
+    PossessionError,
+    PossessionProblem,
+    PossessionProof,
+    check_possession,
+    new_challenge,
+)
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimValue, CredentialType, SchemaError, TypeRegistry
 
 __all__ = ["AGE_CLAIM_PREFIX", "Issuer"]
@@ -51,12 +61,22 @@ class Issuer:
     def public_key(self) -> PublicKey:
         return self._signer.public_key
 
+    def new_challenge(self) -> bytes:
+        """Fresh random bytes for a holder to sign (:func:`~econsent.possession.prove_possession`).
+
+        The issuer keeps no state: the caller keeps the challenge with the pending request and passes it
+        back to :meth:`issue` as ``challenge=``, and uses each one for one issuance only.
+        """
+        return new_challenge(self._random)
+
     def issue(
         self,
         credential_type: str,
         claims: Mapping[str, ClaimValue],
         *,
         holder_key: PublicKey | None,
+        possession: PossessionProof | KeyAttestation | None = None,
+        challenge: bytes | None = None,
         valid_from: Instant,
         valid_until: Instant,
         now: Instant,
@@ -68,6 +88,10 @@ class Issuer:
 
         ``holder_key=None`` makes a bearer credential (for printed certificates: whoever holds the code
         can show it, and verifiers refuse it unless their policy accepts bearer credentials).
+        A holder key needs ``possession``: the holder's :class:`~econsent.possession.PossessionProof`
+        over ``challenge`` (what :meth:`new_challenge` gave this request), or
+        :data:`~econsent.possession.ATTESTED_OUT_OF_BAND` when the caller vouches for the key itself;
+        a missing or invalid proof raises :class:`~econsent.possession.PossessionError`.
         ``derive`` names claims the issuer computes, such as ``age_over_18`` from ``birth_date``,
         evaluated on the UTC date of ``now``. ``serial`` defaults to a random 63-bit number; issuers
         with a registry pass their own (smaller numbers also make the code smaller). ``status`` says
@@ -85,8 +109,7 @@ class Issuer:
             raise IssueError("valid_from must be before valid_until")
         if end <= issued_at:
             raise IssueError("the credential would already be expired when issued")
-        if holder_key is not None and not holder_key.is_on_curve():
-            raise IssueError("the holder key is not a point of its curve: no signature could ever match it")
+        self._check_holder_key(holder_key, possession, challenge)
         if serial is None:
             serial = int.from_bytes(self._random(8), "big") >> 1
         elif isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= _MAX_SERIAL:
@@ -135,6 +158,30 @@ class Issuer:
             encoded=encoded,
             status=status,
         )
+
+    def _check_holder_key(
+        self, holder_key: PublicKey | None, possession: PossessionProof | KeyAttestation | None, challenge: bytes | None
+    ) -> None:
+        """The holder key is a point of its curve and the holder proved control of it (or the caller vouches)."""
+        if holder_key is None:
+            if possession is not None or challenge is not None:
+                raise IssueError("a bearer credential binds no holder key: give no possession proof or challenge")
+            return
+        if not holder_key.is_on_curve():
+            raise IssueError("the holder key is not a point of its curve: no signature could ever match it")
+        if isinstance(possession, KeyAttestation):
+            if challenge is not None:
+                raise IssueError("a key attested out of band answers no challenge: give challenge=None")
+            return
+        if possession is None:
+            raise PossessionError(
+                PossessionProblem.MISSING,
+                "give possession= the holder's proof over a challenge from new_challenge(), "
+                "or ATTESTED_OUT_OF_BAND for a key attested out of band",
+            )
+        if challenge is None:
+            raise PossessionError(PossessionProblem.MISSING, "give challenge=, the bytes new_challenge() returned")
+        check_possession(holder_key, possession, issuer_kid=self.kid, challenge=challenge)
 
 
 def _status_pair(status: StatusReference) -> tuple[int, int]:

@@ -5,6 +5,11 @@ Signatures are always raw and fixed-length: ``r || s`` (32 bytes each, big-endia
 RFC 8032 bytes for Ed25519. Public keys travel as SEC1 compressed points (33 bytes) or raw Ed25519
 keys (32 bytes). A key id is the first 8 bytes of SHA-256 over the key's DER SubjectPublicKeyInfo.
 
+Weak keys never enter (SPEC section 6.1): every :class:`PublicKey`, however it is loaded, refuses the
+Ed25519 encodings of the 8 small-order points and every non-canonical Ed25519 encoding, because OpenSSL
+accepts a signature R = identity, S = 0 under such a key for every message (identity) or one in n (order
+n). Keys read from files (PEM, JWK, X.509) must also be points of their curve.
+
 A :class:`Signer` is anything that can sign bytes with a key that may never leave its hardware (a
 phone's secure element, an HSM); :class:`SigningKey` is the software implementation.
 """
@@ -75,7 +80,11 @@ _PrivateObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 class PublicKey:
-    """A public key with its algorithm. Compares by value; ``verify`` never raises on a bad signature."""
+    """A public key with its algorithm. Compares by value; ``verify`` never raises on a bad signature.
+
+    Construction refuses (:class:`KeyLoadError`) a small-order or non-canonical Ed25519 key, so no path
+    into the system can carry one.
+    """
 
     __slots__ = ("_key", "_kid", "algorithm", "raw")
 
@@ -89,6 +98,8 @@ class PublicKey:
             self.raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
         else:
             self.raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if algorithm is Algorithm.ED25519:
+            _refuse_weak_ed25519(self.raw)
 
     @property
     def kid(self) -> bytes:
@@ -111,8 +122,6 @@ class PublicKey:
                 return cls(algorithm, point, bytes(raw))
             if len(raw) != 32:
                 raise ValueError("an Ed25519 public key must be 32 bytes")
-            if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _ED25519_P:
-                raise ValueError("the 32 bytes are not a canonical Ed25519 point encoding (y >= p)")
             return cls(algorithm, ed25519.Ed25519PublicKey.from_public_bytes(raw), bytes(raw))
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise KeyLoadError(f"not a valid {algorithm.value} public key: {exc}") from exc
@@ -127,7 +136,7 @@ class PublicKey:
             key = serialization.load_pem_public_key(pem)
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise KeyLoadError(f"not a PEM public key: {exc}") from exc
-        return cls(_algorithm_of(key), key)  # type: ignore[arg-type]
+        return cls(_algorithm_of(key), key).on_curve()  # type: ignore[arg-type]
 
     def to_pem(self) -> bytes:
         return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -158,7 +167,7 @@ class PublicKey:
             raise KeyLoadError(f"the certificate's public key cannot be read: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
             raise KeyLoadError(f"unsupported key type {type(key).__name__} in the certificate (use P-256 or Ed25519)")
-        return cls(_algorithm_of(key), key), cert.not_valid_before_utc, cert.not_valid_after_utc
+        return cls(_algorithm_of(key), key).on_curve(), cert.not_valid_before_utc, cert.not_valid_after_utc
 
     @classmethod
     def from_jwk(cls, jwk: object) -> PublicKey:
@@ -177,7 +186,7 @@ class PublicKey:
                 return cls(Algorithm.ES256, ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key())
             if kty == "OKP" and crv == "Ed25519":
                 raw = _b64url(jwk.get("x"))
-                return cls.from_raw(Algorithm.ED25519, raw)
+                return cls.from_raw(Algorithm.ED25519, raw).on_curve()
         except ValueError as exc:
             raise KeyLoadError(f"not a valid {kty} {crv} JWK: {exc}") from exc
         raise KeyLoadError(f"unsupported JWK (kty {kty!r}, crv {crv!r}): use EC P-256 or OKP Ed25519")
@@ -185,6 +194,12 @@ class PublicKey:
     def is_on_curve(self) -> bool:
         """True when the key is a point of its curve (P-256 points are checked on load already)."""
         return self.algorithm is Algorithm.ES256 or _is_ed25519_point(self.raw)
+
+    def on_curve(self) -> PublicKey:
+        """This key, if it is a point of its curve; :class:`KeyLoadError` otherwise (for keys read from files)."""
+        if not self.is_on_curve():
+            raise KeyLoadError(f"not a valid {self.algorithm.value} public key: not a point of the curve")
+        return self
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when ``signature`` is a valid raw signature of ``data`` by this key."""
@@ -305,8 +320,8 @@ def _is_ed25519_point(raw: bytes) -> bool:
     """RFC 8032 section 5.1.3 decoding check: y < p, and x^2 = (y^2 - 1) / (d y^2 + 1) has a root.
 
     OpenSSL accepts any 32 bytes as an Ed25519 public key and only fails at signature verification.
-    The square-root test costs ~130 us in Python, so it runs where a key enters the system (issuance),
-    not on every verification, where an off-curve key simply never verifies.
+    The square-root test costs ~130 us in Python, so it runs where a key enters the system (issuance,
+    key files), not on every verification, where an off-curve key simply never verifies.
     """
     encoded = int.from_bytes(raw, "little")
     y, x_odd = encoded & ((1 << 255) - 1), encoded >> 255
@@ -317,6 +332,68 @@ def _is_ed25519_point(raw: bytes) -> bool:
     if u == 0:
         return not x_odd
     return pow(u * v % _ED25519_P, (_ED25519_P - 1) // 2, _ED25519_P) == 1
+
+
+def _ed25519_sqrt(square: int) -> int:
+    """A square root mod p (p = 5 mod 8, RFC 8032 section 5.1.3); ValueError when there is none."""
+    root = pow(square, (_ED25519_P + 3) // 8, _ED25519_P)
+    if root * root % _ED25519_P != square % _ED25519_P:
+        root = root * pow(2, (_ED25519_P - 1) // 4, _ED25519_P) % _ED25519_P
+    if root * root % _ED25519_P != square % _ED25519_P:
+        raise ValueError("not a square")
+    return root
+
+
+def _small_order_points() -> list[tuple[int, int]]:
+    """The 8 points (x, y) of -x^2 + y^2 = 1 + d x^2 y^2 with [8]P = identity, solved from the equations.
+
+    Order 1 and 2: x = 0, so y^2 = 1. Order 4: [2]P = (0, -1) means y = 0 and x^2 = -1. Order 8:
+    [2]P = (x', y') has y' = (x^2 + y^2) / (2 - y^2 + x^2), which is 0 when x^2 = -y^2; with the curve
+    equation that is d y^4 + 2 y^2 - 1 = 0, so y^2 = (-1 + r) / d with r^2 = 1 + d (the root r for
+    which y^2 is a square). ``tests/test_weak_keys.py`` checks [8]P = identity by point arithmetic.
+    """
+    p = _ED25519_P
+    i = _ed25519_sqrt(p - 1)
+    points = [(0, 1), (0, p - 1), (i, 0), (p - i, 0)]
+    r = _ed25519_sqrt(1 + _ED25519_D)
+    for root in (r, p - r):
+        y2 = (root - 1) * pow(_ED25519_D, -1, p) % p
+        try:
+            y, x = _ed25519_sqrt(y2), _ed25519_sqrt(p - y2)
+        except ValueError:
+            continue
+        points += [(x, y), (p - x, y), (x, p - y), (p - x, p - y)]
+    return points
+
+
+def _weak_ed25519_encodings() -> frozenset[bytes]:
+    """Every 32-byte encoding of a small-order point: canonical, with y + p for y < 19 (y >= p), and with
+    the sign bit set where x = 0 (only y = 1 and y = p - 1 have x = 0, both small-order: so this set
+    also holds every x = 0 encoding with the sign bit set)."""
+    encodings = set()
+    for x, y in _small_order_points():
+        for y_encoded in (y, y + _ED25519_P):
+            for sign in (0, 1) if x == 0 else (x & 1,):
+                if y_encoded < 1 << 255:
+                    encodings.add((y_encoded | sign << 255).to_bytes(32, "little"))
+    return frozenset(encodings)
+
+
+ED25519_WEAK_ENCODINGS = _weak_ed25519_encodings()
+"""The 14 Ed25519 public-key encodings of the 8 small-order points (8 canonical, 6 not): always refused."""
+
+
+def _refuse_weak_ed25519(raw: bytes) -> None:
+    """Refuse a small-order point in any encoding, and any non-canonical encoding (y >= p): O(1), no curve math.
+
+    Cheap enough for every verification, where the holder key comes from the code itself (SPEC step 15).
+    """
+    if raw in ED25519_WEAK_ENCODINGS:
+        raise KeyLoadError(
+            "not a valid Ed25519 public key: a small-order point, under which a forged signature verifies"
+        )
+    if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _ED25519_P:
+        raise KeyLoadError("not a valid Ed25519 public key: not a canonical point encoding (y >= p)")
 
 
 MAX_JWKS_KEYS = 256

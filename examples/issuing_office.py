@@ -2,8 +2,11 @@
 
 Writes into the working folder (default ``./econsent-demo``):
 ``issuer.pem`` (the office's private key, kept by the office), ``trust.json`` (what verifiers load),
-``holder.pub.pem`` is read from the citizen (created here if the citizen has not made one yet, as
-``holder.pem``), and ``licence.ecc`` (the credential handed to the citizen's phone).
+``holder.pem`` / ``holder.pub.pem`` (the citizen's phone key, created here if the citizen has not made
+one yet), and ``licence.ecc`` (the credential handed to the citizen's phone).
+
+The office binds the phone's key only after the phone has proved it holds it: the office hands out a
+challenge, the phone signs it (``prove_possession``), and ``Issuer.issue`` checks the proof.
 
 Run: ``python examples/issuing_office.py [FOLDER]``
 """
@@ -15,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from econsent import Issuer, IssuerName, PublicKey, SigningKey, TrustedKey, TrustStore
+from econsent import Issuer, IssuerName, PublicKey, SigningKey, TrustedKey, TrustStore, prove_possession
 
 REFERENCE = Path(__file__).parent / "data" / "driving-licence.json"
 
@@ -41,19 +44,26 @@ def main(folder: Path) -> None:
     )
     trust.save(folder / "trust.json")
 
-    holder_public = folder / "holder.pub.pem"
-    if not holder_public.exists():  # the citizen's phone normally sends its public key
-        holder_key = SigningKey.generate("ES256")
-        (folder / "holder.pem").write_bytes(holder_key.to_pem())
-        holder_public.write_bytes(holder_key.public_key.to_pem())
+    holder_private, holder_public = folder / "holder.pem", folder / "holder.pub.pem"
+    if not holder_private.exists():  # the citizen's phone makes its key; here it is made for the demo
+        phone_key = SigningKey.generate("ES256")
+        holder_private.write_bytes(phone_key.to_pem())
+        holder_public.write_bytes(phone_key.public_key.to_pem())
+
+    issuer = Issuer(issuer_key)
+    challenge = issuer.new_challenge()  # sent to the phone with the office's key id
+    phone_key = SigningKey.from_pem(holder_private.read_bytes())  # on the phone
+    proof = prove_possession(phone_key, challenge, issuer_kid=issuer.kid)  # sent back with the public key
 
     claims = dict(document["claims"])
     for name in ("birth_date", "issue_date", "expiry_date"):
         claims[name] = dt.date.fromisoformat(claims[name])
-    credential = Issuer(issuer_key).issue(
+    credential = issuer.issue(
         "driving-licence",
         claims,
         holder_key=PublicKey.from_pem(holder_public.read_bytes()),
+        possession=proof,
+        challenge=challenge,
         valid_from=dt.datetime.fromisoformat(document["valid_from"]),
         valid_until=dt.datetime.fromisoformat(document["valid_until"]),
         now=now,

@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     BUILTIN_TYPES,
     Algorithm,
     ClaimKind,
@@ -264,7 +265,10 @@ def issue_licence(
     make_issuer: Callable[..., Issuer], holder_key: SigningKey, licence_claims: Mapping[str, Any]
 ) -> Callable[..., Credential]:
     """Factory: issue a credential (default: the reference licence to ``holder_key``, issued a day before NOW,
-    valid from issuance until a year after NOW). ``holder=None`` makes a bearer credential."""
+    valid from issuance until a year after NOW). ``holder=None`` makes a bearer credential.
+
+    The holder key is bound as attested out of band: these credentials serve tests of presenting and
+    verifying, some with deliberately broken holder signers (tests/test_possession.py tests the proof)."""
 
     def issue(
         claims: Mapping[str, Any] | None = None,
@@ -287,6 +291,7 @@ def issue_licence(
             credential_type,
             licence_claims if claims is None else claims,
             holder_key=None if holder_signer is None else holder_signer.public_key,
+            possession=None if holder_signer is None else ATTESTED_OUT_OF_BAND,
             valid_from=issued if valid_from is None else valid_from,
             valid_until=NOW + dt.timedelta(days=365) if valid_until is None else valid_until,
             now=issued,

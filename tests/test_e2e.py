@@ -13,6 +13,7 @@ from camera import camera_frame
 from PIL import Image
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     ErrorCode,
     Issuer,
     IssuerName,
@@ -49,6 +50,7 @@ def setup() -> tuple[TrustStore, str]:
         "driving-licence",
         CLAIMS,
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=NOW - dt.timedelta(days=1),
         valid_until=NOW + dt.timedelta(days=365),
         now=NOW,

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     Algorithm,
     Credential,
     IssueError,
@@ -216,6 +217,7 @@ def test_issuer_refuses_a_holder_key_off_the_curve(
             "driving-licence",
             licence_claims,
             holder_key=off_curve,
+            possession=ATTESTED_OUT_OF_BAND,
             valid_from=now,
             valid_until=now + dt.timedelta(days=1),
             now=now,
@@ -332,6 +334,7 @@ def test_secure_element_signer_can_issue(
         "driving-licence",
         licence_claims,
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=now - dt.timedelta(days=1),
         valid_until=now + dt.timedelta(days=1),
         now=now - dt.timedelta(hours=1),
@@ -358,6 +361,7 @@ def test_broken_issuer_signer_is_a_signer_error(
             "driving-licence",
             licence_claims,
             holder_key=holder_key.public_key,
+            possession=ATTESTED_OUT_OF_BAND,
             valid_from=now,
             valid_until=now + dt.timedelta(days=1),
             now=now,

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     Credential,
     ErrorCode,
     Issuer,
@@ -244,6 +245,7 @@ def test_every_disclosure_of_the_reference_licence_shows_exactly_its_claims(
         "driving-licence",
         claims,
         holder_key=holder_key_ed25519.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=now,
         valid_until=now + dt.timedelta(days=1),
         now=now,

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -26,10 +27,16 @@ from econsent import (
     ClaimSpec,
     CredentialType,
     ErrorCode,
+    Issuer,
+    KeyLoadError,
     MemoryReplayCache,
     Policy,
+    PossessionError,
+    PossessionProof,
     PublicKey,
+    SigningKey,
     TrustStore,
+    TrustStoreError,
     TypeRegistry,
     VerificationError,
     Verifier,
@@ -41,11 +48,15 @@ from econsent.trust import TrustLists
 VECTOR_DIR = Path(__file__).parent / "vectors"
 FILES = sorted(VECTOR_DIR.glob("[0-9][0-9][0-9]-*.json"))
 VECTORS = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in FILES}
+POSSESSION_FILES = sorted((VECTOR_DIR / "possession").glob("[0-9][0-9]-*.json"))
+POSSESSION_VECTORS = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in POSSESSION_FILES}
 STAGES = ("text", "payload", "issuer_signature", "validity", "holder_signature", "freshness", "policy")
 
 # The constants of SPEC sections 3.3, 3.4 and 4, written out here rather than imported from econsent.
 CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"
 PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
+POSSESSION_CONTEXT = b"econsent/v1 possession\x00"
+HOLDER_ALGORITHM_IDS = {"ES256": 1, "Ed25519": 2}
 SEED_TAG = b"econsent/v1 seed\x00"
 LEAF_TAG = b"econsent/v1 leaf\x00"
 NODE_TAG = b"econsent/v1 node\x00"
@@ -293,6 +304,132 @@ def test_absent_subtree_hashes_match_spec() -> None:
         "1ddeb100df2309c6704d9314eb4d6cdd",
         "cf59994aad1d22fdff09bc45f2096746",
     ]
+
+
+# ----------------------------------------------------------------------- small-order keys (SPEC 6.1)
+
+
+WEAK_KEY_VECTORS = [name for name, vector in VECTORS.items() if "weak_key" in vector]
+
+
+@pytest.mark.parametrize("name", WEAK_KEY_VECTORS)
+def test_weak_key_forgery_passes_openssl_over_the_bytes_the_text_carries(name: str) -> None:
+    """The forged signature is one OpenSSL accepts (so the refusal is ours), over exactly what the code signs."""
+    vector = VECTORS[name]
+    weak = vector["weak_key"]
+    signed, signature = bytes.fromhex(weak["signed_hex"]), bytes.fromhex(weak["signature_hex"])
+    ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(weak["raw_hex"])).verify(signature, signed)
+    payload = bytes.fromhex(vector["layers"]["payload_hex"])
+    fields, spans = read_fields(payload)
+    if weak["role"] == "holder":
+        assert fields[0][7] == b"\x02" + bytes.fromhex(weak["raw_hex"])
+        assert signed == PRESENTATION_CONTEXT + payload[:-HOLDER_SIGNATURE_FIELD]
+        assert fields[8] == signature
+    else:
+        header = fields[0]
+        assert header[1].hex() == weak["kid"]
+        n_claims = len(BUILTIN_TYPES.by_id(header[0]).claims)  # type: ignore[union-attr]
+        root = spec_root(header[6], spans[1:], fields[2], fields[3], n_claims)
+        assert signed == CREDENTIAL_CONTEXT + spans[0] + root
+        assert fields[4] == signature
+
+
+@pytest.mark.parametrize("name", WEAK_KEY_VECTORS)
+def test_weak_key_is_refused_wherever_it_would_enter(name: str) -> None:
+    weak = VECTORS[name]["weak_key"]
+    with pytest.raises(KeyLoadError):
+        PublicKey.from_raw(Algorithm.ED25519, bytes.fromhex(weak["raw_hex"]))
+    with pytest.raises(KeyLoadError):
+        PublicKey.from_pem(weak["pem"])
+    document = VECTORS[name]["trust_store"]
+    entry = {**document["keys"][0], "kid": weak["kid"], "algorithm": "Ed25519", "public_key": weak["pem"]}
+    with pytest.raises(TrustStoreError, match="small-order"):
+        TrustStore.from_json({**document, "keys": [entry]})
+
+
+def test_weak_key_vectors_cover_every_small_order_point_as_holder_and_issuer() -> None:
+    by_role: dict[str, set[tuple[int, bool, str]]] = {"holder": set(), "issuer": set()}
+    for name in WEAK_KEY_VECTORS:
+        weak = VECTORS[name]["weak_key"]
+        by_role[weak["role"]].add((weak["order"], weak["canonical"], weak["raw_hex"]))
+    canonical = {entry for entry in by_role["holder"] if entry[1]}
+    assert len(canonical) == 8 and sorted(order for order, _, _ in canonical) == [1, 2, 4, 4, 8, 8, 8, 8]
+    assert {entry for entry in by_role["issuer"]} == canonical
+    assert len(by_role["holder"] - canonical) == 6  # y >= p, and the sign bit on x = 0
+
+
+# ------------------------------------------------------------------ proofs of possession (SPEC 6.2)
+
+
+def possession_outcome(vector: dict[str, Any]) -> str:
+    """What Issuer.issue decides with the vector's issuer key, holder key, expected challenge and proof."""
+    issuer_pem = next(k["private_pem"] for k in vector["test_keys"].values() if k["kid"] == vector["issuer_kid"])
+    holder = vector["holder_key"]
+    try:
+        Issuer(SigningKey.from_pem(issuer_pem)).issue(
+            "driving-licence",
+            {"family_name": "张"},
+            holder_key=PublicKey.from_raw(Algorithm(holder["algorithm"]), bytes.fromhex(holder["raw_hex"])),
+            possession=PossessionProof.from_json(vector["proof"]),
+            challenge=bytes.fromhex(vector["challenge_hex"]),
+            valid_from=1_700_000_000,
+            valid_until=1_800_000_000,
+            now=1_700_000_000,
+        )
+    except PossessionError as exc:
+        return exc.reason.value
+    return "valid"
+
+
+@pytest.mark.parametrize("name", list(POSSESSION_VECTORS))
+def test_possession_vector_result(name: str) -> None:
+    vector = POSSESSION_VECTORS[name]
+    assert possession_outcome(vector) == vector["expected"]["result"]
+
+
+@pytest.mark.parametrize("name", [n for n, v in POSSESSION_VECTORS.items() if v["expected"]["result"] == "valid"])
+def test_valid_possession_layers(name: str) -> None:
+    """The signed bytes rebuilt as SPEC 6.2 says, and the signature checked with plain cryptography."""
+    vector = POSSESSION_VECTORS[name]
+    holder = vector["holder_key"]
+    raw = bytes.fromhex(holder["raw_hex"])
+    challenge = bytes.fromhex(vector["challenge_hex"])
+    signed = (
+        POSSESSION_CONTEXT
+        + bytes.fromhex(vector["issuer_kid"])
+        + bytes((HOLDER_ALGORITHM_IDS[holder["algorithm"]],))
+        + raw
+        + challenge
+    )
+    assert signed.hex() == vector["signed_hex"]
+    assert vector["proof"]["challenge"] == challenge.hex()
+    algorithm, key = holder_public_key(bytes((HOLDER_ALGORITHM_IDS[holder["algorithm"]],)) + raw)
+    verify_raw(algorithm, key, bytes.fromhex(vector["proof"]["signature"]), signed)
+
+
+@pytest.mark.parametrize("name", [n for n, v in POSSESSION_VECTORS.items() if v["expected"]["result"] != "valid"])
+def test_refused_possession_signature_is_genuine_over_other_bytes(name: str) -> None:
+    """Each refused proof is a real signature by some key over the published bytes: only the binding is wrong."""
+    vector = POSSESSION_VECTORS[name]
+    signature = bytes.fromhex(vector["proof"]["signature"])
+    signed = bytes.fromhex(vector["signed_hex"])
+    signers = [k for k in vector["test_keys"].values() if k["kid"] != vector["issuer_kid"]]
+    verified = []
+    for signer in signers:
+        public = SigningKey.from_pem(signer["private_pem"]).public_key
+        algorithm, key = holder_public_key(bytes((HOLDER_ALGORITHM_IDS[signer["algorithm"]],)) + public.raw)
+        try:
+            verify_raw(algorithm, key, signature, signed)
+            verified.append(signer["kid"])
+        except InvalidSignature:
+            pass
+    assert len(verified) == 1
+
+
+def test_possession_vectors_cover_each_binding() -> None:
+    results = [vector["expected"]["result"] for vector in POSSESSION_VECTORS.values()]
+    assert results.count("valid") == 2
+    assert {"BAD_SIGNATURE", "CHALLENGE_MISMATCH", "MALFORMED"} <= set(results)
 
 
 # --------------------------------------------------------------------------------------------- coverage

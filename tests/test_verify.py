@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     Algorithm,
     Credential,
     ErrorCode,
@@ -217,6 +218,7 @@ def test_reference_licence_from_shared_verifies(
         reference_licence["credential_type"],
         reference_licence["claims"],
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=valid_from,
         valid_until=valid_until,
         now=valid_from,
@@ -827,6 +829,7 @@ def test_bad_issuer_signature_from_another_key_with_the_trusted_kid(
         "driving-licence",
         licence_claims,
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=now - DAY,
         valid_until=now + DAY,
         now=now - DAY,

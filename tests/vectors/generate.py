@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
@@ -43,6 +44,9 @@ from econsent import (
     IssuerName,
     MemoryReplayCache,
     Policy,
+    PossessionError,
+    PossessionProblem,
+    PossessionProof,
     PublicKey,
     SigningKey,
     StatusReference,
@@ -52,17 +56,21 @@ from econsent import (
     VerificationError,
     Verifier,
     present,
+    prove_possession,
 )
 from econsent import _disclosure as tree
 from econsent._envelope import (
     CREDENTIAL_CONTEXT,
+    POSSESSION_CONTEXT,
     PRESENTATION_CONTEXT,
     STATUS_LIST_CONTEXT,
     TRUST_LIST_CONTEXT,
+    possession_input,
     sign_credential,
     sign_status_list,
 )
 from econsent._wire import decode_payload, pack, text_from_payload
+from econsent.keys import ED25519_WEAK_ENCODINGS
 from econsent.model import claims_to_json
 from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, StatusListError, load_status_list
 from econsent.trust import KeyStatus, TrustListError, TrustLists, sign_trust_list
@@ -371,10 +379,14 @@ def issue(
     derive: Sequence[str] = (),
     status: StatusReference | None = None,
 ) -> Credential:
-    return Issuer(key(issuer), types=TYPES, random_bytes=fixed_random(label)).issue(
+    signer = Issuer(key(issuer), types=TYPES, random_bytes=fixed_random(label))
+    challenge = hashlib.sha256(f"econsent test challenge\x00{label}".encode()).digest()
+    return signer.issue(
         type_name,
         claims,
         holder_key=None if holder is None else key(holder).public_key,
+        possession=None if holder is None else prove_possession(key(holder), challenge, issuer_kid=signer.kid),
+        challenge=None if holder is None else challenge,
         valid_from=valid_from,
         valid_until=valid_until,
         now=issued_at,
@@ -541,6 +553,7 @@ class Case:
     refused_status_lists: Sequence[tuple[bytes, str]] = ()  # (file, StatusListReason) offered after those
     refused_trust_lists: Sequence[tuple[bytes, str]] = ()  # (file, TrustListProblem) offered after trust_list
     stages_per_text: Sequence[str | None] = ()  # replay cases: the failing stage of each text (None: valid)
+    weak_key: Mapping[str, Any] | None = None  # a small-order key the case forged with (SPEC 6.1)
 
 
 CASES: list[tuple[str, Callable[[], Case]]] = []
@@ -2224,6 +2237,8 @@ def vector_document(name: str, built: Case) -> dict[str, Any]:
         }
     if built.types:
         document["types"] = [type_document(t) for t in built.types]
+    if built.weak_key is not None:
+        document["weak_key"] = dict(built.weak_key)
     registry = BUILTIN_TYPES.with_types(*built.types)
     if isinstance(built.text, list):
         assert isinstance(built.result, list)
@@ -3346,6 +3361,306 @@ def _() -> Case:
     )
 
 
+# --- small-order Ed25519 keys (SPEC 6.1): a forged signature that OpenSSL accepts, refused by our checks
+
+IDENTITY_SIGNATURE = (1).to_bytes(32, "little") + bytes(32)  # R = the identity point, S = 0
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410 SubjectPublicKeyInfo, then 32 key bytes
+
+
+def small_order_order(raw: bytes) -> int:
+    """The order (1, 2, 4 or 8) of the point a weak encoding names, by Edwards point arithmetic."""
+    p, d = 2**255 - 19, (-121665 * pow(121666, -1, 2**255 - 19)) % (2**255 - 19)
+    encoded = int.from_bytes(raw, "little")
+    y, sign = (encoded & ((1 << 255) - 1)) % p, encoded >> 255
+    x2 = (y * y - 1) * pow(d * y * y + 1, -1, p) % p
+    x = pow(x2, (p + 3) // 8, p)
+    if x * x % p != x2:
+        x = x * pow(2, (p - 1) // 4, p) % p
+    if x & 1 != sign and x:
+        x = p - x
+    point, order = (x, y), 1
+    total = point
+    while total != (0, 1):
+        x1, y1 = total
+        t = d * x1 * x * y1 * y % p
+        total = ((x1 * y + x * y1) * pow(1 + t, -1, p) % p, (y1 * y + x1 * x) * pow(1 - t, -1, p) % p)
+        order += 1
+    return order
+
+
+def openssl_accepts(raw: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether OpenSSL (through cryptography, with no econsent check) takes the signature as valid."""
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def is_canonical(raw: bytes) -> bool:
+    """y < p, and the sign bit clear where x = 0 (only y = 1 and y = p - 1 have x = 0)."""
+    encoded = int.from_bytes(raw, "little")
+    y, sign = encoded & ((1 << 255) - 1), encoded >> 255
+    return y < 2**255 - 19 and not (sign and y in (1, 2**255 - 20))
+
+
+def weak_key_document(raw: bytes, role: str, signed: bytes) -> dict[str, Any]:
+    assert openssl_accepts(raw, IDENTITY_SIGNATURE, signed), "the forgery must pass OpenSSL before econsent refuses it"
+    spki = ED25519_SPKI_PREFIX + raw
+    canonical = is_canonical(raw)
+    return {
+        "role": role,
+        "algorithm": "Ed25519",
+        "raw_hex": raw.hex(),
+        "kid": hashlib.sha256(spki).digest()[:8].hex(),
+        "pem": "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(spki).decode("ascii") + "\n-----END PUBLIC KEY-----\n",
+        "order": small_order_order(raw),
+        "canonical": canonical,
+        "signed_hex": signed.hex(),
+        "signature_hex": IDENTITY_SIGNATURE.hex(),
+        "openssl_accepts": True,
+    }
+
+
+WEAK_ENCODINGS = sorted(ED25519_WEAK_ENCODINGS, key=lambda raw: (small_order_order(raw), raw[::-1]))
+
+
+def weak_holder_case(raw: bytes) -> Case:
+    """A nonce- and audience-bound presentation under a small-order holder key the issuer bound (an issuer
+    that did not check), holder signature R = identity, S = 0, presented_at moved until OpenSSL accepts."""
+    m = material().replace(holder=b"\x02" + raw)
+    binding = [NONCE, AUDIENCE]
+    for tries in itertools.count(1):
+        fields = items(
+            m, m.sign("issuer-es256"), driving_check(m), presented_at=PRESENTED_AT - tries + 1, binding=binding
+        )
+        data = encode(fields)
+        signed = PRESENTATION_CONTEXT + data[:-SIGNATURE_FIELD]
+        if openssl_accepts(raw, IDENTITY_SIGNATURE, signed):
+            break
+    order = small_order_order(raw)
+    return reject(
+        f"An issuer-signed Ed25519 holder key {raw.hex()}, a point of order {order}"
+        f"{'' if is_canonical(raw) else ' in a non-canonical encoding'}, and a "
+        f"nonce- and audience-bound presentation forged without any private key: holder signature R = identity, "
+        f"S = 0, which OpenSSL accepts for this presentation (found after {tries} value(s) of presented_at). "
+        "The holder key is refused at step 15.",
+        ErrorCode.MALFORMED,
+        "holder_signature",
+        data[:-64] + IDENTITY_SIGNATURE,
+        nonce=NONCE,
+        policy={"audience": AUDIENCE},
+        weak_key=weak_key_document(raw, "holder", signed),
+    )
+
+
+def weak_issuer_case(raw: bytes) -> Case:
+    """A credential "signed" R = identity, S = 0 under a small-order issuer key: the serial moves until
+    OpenSSL accepts; the trust store entry that would hold the key is refused, so the key is unknown."""
+    kid = hashlib.sha256(ED25519_SPKI_PREFIX + raw).digest()[:8]
+    base = material()
+    for serial in itertools.count(1):
+        m = base.replace(kid=kid, serial=serial)
+        signed = CREDENTIAL_CONTEXT + pack(list(m.header)) + m.root()
+        if openssl_accepts(raw, IDENTITY_SIGNATURE, signed):
+            break
+    order = small_order_order(raw)
+    return reject(
+        f"A credential under an Ed25519 issuer key {raw.hex()}, a point of order {order}, 'signed' R = identity, "
+        f"S = 0 (OpenSSL accepts it for this header, serial {serial}); genuinely holder-signed. A trust store "
+        "refuses to hold the key (weak_key.pem), so the verifier does not know it.",
+        ErrorCode.UNKNOWN_KEY,
+        "issuer_signature",
+        presentation(m, name_profile(m), issuer_signature=IDENTITY_SIGNATURE),
+        weak_key=weak_key_document(raw, "issuer", signed),
+    )
+
+
+for _raw in WEAK_ENCODINGS:
+    _label = f"order-{small_order_order(_raw)}-{_raw[:2].hex()}{_raw[-1]:02x}"
+    case(f"small-order-holder-key-{_label}")(lambda raw=_raw: weak_holder_case(raw))
+for _raw in [raw for raw in WEAK_ENCODINGS if is_canonical(raw)]:
+    _label = f"order-{small_order_order(_raw)}-{_raw[:2].hex()}{_raw[-1]:02x}"
+    case(f"small-order-issuer-key-{_label}")(lambda raw=_raw: weak_issuer_case(raw))
+
+
+# --- proofs of possession at issuance (SPEC 6.2): a second vector kind, in possession/
+
+POSSESSION_DIR = HERE / "possession"
+CHALLENGE = hashlib.sha256(b"econsent test challenge").digest()
+OTHER_CHALLENGE = hashlib.sha256(b"econsent test challenge, another").digest()
+POSSESSION_CASES: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+
+
+def possession_case(name: str) -> Callable[[Callable[[], dict[str, Any]]], Callable[[], dict[str, Any]]]:
+    def register(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        POSSESSION_CASES.append((name, build))
+        return build
+
+    return register
+
+
+def possession_vector(
+    description: str,
+    issuer: str,
+    holder: str,
+    proof: dict[str, Any],
+    signed: bytes,
+    result: str,
+    *,
+    challenge: bytes = CHALLENGE,
+) -> dict[str, Any]:
+    """A holder key, the challenge the issuer handed out, the proof offered and what the issuer must decide."""
+    return {
+        "description": description,
+        "issuer_kid": key(issuer).public_key.kid.hex(),
+        "holder_key": {"algorithm": KEYS[holder].algorithm.value, "raw_hex": key(holder).public_key.raw.hex()},
+        "challenge_hex": challenge.hex(),
+        "proof": proof,
+        "signed_hex": signed.hex(),
+        "expected": {"result": result},
+    }
+
+
+def proof_by(signer: str, signed: bytes, challenge: bytes = CHALLENGE) -> dict[str, Any]:
+    return PossessionProof(challenge, key(signer).sign(signed)).to_json()
+
+
+def genuine_possession(issuer: str, holder: str) -> dict[str, Any]:
+    signed = possession_input(key(issuer).public_key.kid, key(holder).public_key, CHALLENGE)
+    return possession_vector(
+        f"A {KEYS[holder].algorithm.value} holder key's proof for the {KEYS[issuer].algorithm.value} issuer over "
+        "its challenge: the issuer binds the key.",
+        issuer,
+        holder,
+        proof_by(holder, signed),
+        signed,
+        "valid",
+    )
+
+
+possession_case("valid-es256-holder")(lambda: genuine_possession("issuer-es256", "holder-es256"))
+possession_case("valid-ed25519-holder")(lambda: genuine_possession("issuer-ed25519", "holder-ed25519"))
+
+
+@possession_case("proof-for-another-issuer")
+def _() -> dict[str, Any]:
+    signed = possession_input(key("rogue-issuer-es256").public_key.kid, key("holder-es256").public_key, CHALLENGE)
+    return possession_vector(
+        "The holder's proof over the same challenge, made for another issuer's key id: useless here.",
+        "issuer-es256",
+        "holder-es256",
+        proof_by("holder-es256", signed),
+        signed,
+        PossessionProblem.BAD_SIGNATURE.value,
+    )
+
+
+@possession_case("proof-over-another-key")
+def _() -> dict[str, Any]:
+    signed = possession_input(key("issuer-es256").public_key.kid, key("other-holder-es256").public_key, CHALLENGE)
+    return possession_vector(
+        "A genuine proof of possession of another key (other-holder-es256), offered with holder-es256's public "
+        "key: whoever sent it does not show control of the key to be bound.",
+        "issuer-es256",
+        "holder-es256",
+        proof_by("other-holder-es256", signed),
+        signed,
+        PossessionProblem.BAD_SIGNATURE.value,
+    )
+
+
+@possession_case("wrong-challenge")
+def _() -> dict[str, Any]:
+    signed = possession_input(key("issuer-es256").public_key.kid, key("holder-es256").public_key, OTHER_CHALLENGE)
+    return possession_vector(
+        "A valid proof over another challenge than the one the issuer handed out (an old proof replayed).",
+        "issuer-es256",
+        "holder-es256",
+        proof_by("holder-es256", signed, OTHER_CHALLENGE),
+        signed,
+        PossessionProblem.CHALLENGE_MISMATCH.value,
+    )
+
+
+@possession_case("wrong-context")
+def _() -> dict[str, Any]:
+    exact = possession_input(key("issuer-es256").public_key.kid, key("holder-es256").public_key, CHALLENGE)
+    signed = PRESENTATION_CONTEXT + exact[len(POSSESSION_CONTEXT) :]
+    return possession_vector(
+        "The holder key signed the right fields under the presentation context instead of the possession context.",
+        "issuer-es256",
+        "holder-es256",
+        proof_by("holder-es256", signed),
+        signed,
+        PossessionProblem.BAD_SIGNATURE.value,
+    )
+
+
+@possession_case("challenge-too-short")
+def _() -> dict[str, Any]:
+    short = CHALLENGE[:15]
+    signed = possession_input(key("issuer-es256").public_key.kid, key("holder-es256").public_key, short)
+    proof = {**proof_by("holder-es256", signed), "challenge": short.hex()}
+    return possession_vector(
+        "A proof over a 15-byte challenge (challenges are 16 to 64 bytes), the issuer expecting those 15 bytes.",
+        "issuer-es256",
+        "holder-es256",
+        proof,
+        signed,
+        PossessionProblem.MALFORMED.value,
+        challenge=short,
+    )
+
+
+def possession_outcome(vector: Mapping[str, Any]) -> str:
+    """Run the vector as written through Issuer.issue with its issuer's published test key."""
+    issuer_pem = next(k["private_pem"] for k in vector["test_keys"].values() if k["kid"] == vector["issuer_kid"])
+    holder = vector["holder_key"]
+    try:
+        Issuer(SigningKey.from_pem(issuer_pem)).issue(
+            "driving-licence",
+            {"family_name": "张"},
+            holder_key=PublicKey.from_raw(Algorithm(holder["algorithm"]), bytes.fromhex(holder["raw_hex"])),
+            possession=PossessionProof.from_json(vector["proof"]),
+            challenge=bytes.fromhex(vector["challenge_hex"]),
+            valid_from=REF_VALID_FROM,
+            valid_until=REF_VALID_UNTIL,
+            now=ISSUED_AT,
+        )
+    except PossessionError as exc:
+        return exc.reason.value
+    return "valid"
+
+
+def write_possession_vectors() -> list[str]:
+    """Write possession/NN-name.json; return the refused ones."""
+    POSSESSION_DIR.mkdir(exist_ok=True)
+    for old in POSSESSION_DIR.glob("[0-9][0-9]-*.json"):
+        old.unlink()
+    refused = []
+    for number, (name, build) in enumerate(POSSESSION_CASES, start=1):
+        _used_keys.clear()
+        built = build()
+        document = {
+            "name": name,
+            "description": built.pop("description"),
+            "provenance": {"generator": GENERATOR, "econsent_version": econsent.__version__, "format": "SPEC 6.2"},
+            **built,
+        }
+        document["test_keys"] = test_keys_document(_used_keys)
+        document = json.loads(json.dumps(document))
+        actual = possession_outcome(document)
+        filename = f"{number:02d}-{name}.json"
+        if actual != document["expected"]["result"]:
+            refused.append(f"possession/{filename}: expected {document['expected']['result']}, got {actual}")
+            continue
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        (POSSESSION_DIR / filename).write_text(text, encoding="utf-8")
+    print(f"wrote {len(POSSESSION_CASES) - len(refused)} possession vectors to {POSSESSION_DIR}")
+    return refused
+
+
 def main() -> int:
     for old in HERE.glob("[0-9][0-9][0-9]-*.json"):
         old.unlink()
@@ -3369,6 +3684,7 @@ def main() -> int:
         written[label] = written.get(label, 0) + 1
     counts = ", ".join(f"{label} {count}" for label, count in sorted(written.items()))
     print(f"wrote {sum(written.values())} vectors to {HERE}: {counts}")
+    refused += write_possession_vectors()
     for line in refused:
         print(f"REFUSED {line}", file=sys.stderr)
     return 1 if refused else 0
