@@ -25,11 +25,19 @@ from ._cli_common import (
     read_claims_request,
     write_atomic,
 )
+from ._cli_possession import add_possession_options, possession_from_args, refused_possession
 from .errors import EXIT_REJECTED, EXIT_VALID
 from .issue import Issuer
 from .keys import PublicKey, SigningKey
+from .possession import PossessionError
 from .registry import DEFAULT_LIST_SIZE, CredentialRecord, IssuerRegistry, RegistryError, RegistryErrorCode
-from .status import STATUS_LIST_FILE_SUFFIX, CredentialStatus, read_status_list_unverified
+from .status import (
+    MAX_STATUS_LIST_BYTES,
+    STATUS_LIST_FILE_SUFFIX,
+    CredentialStatus,
+    StatusListError,
+    read_status_list_unverified,
+)
 
 __all__ = ["register"]
 
@@ -43,14 +51,24 @@ def register(sub: Any) -> None:
     issuer = sub.add_parser("issuer", help="the issuer registry: issue, revoke, suspend, reinstate, publish status")
     actions = issuer.add_subparsers(metavar="ACTION")
 
-    init = actions.add_parser("init", help="create an issuer registry (one SQLite file)")
+    init = actions.add_parser("init", help="create an issuer registry (one SQLite file) bound to the issuer's key")
     _registry_option(init)
-    ref = init.add_mutually_exclusive_group(required=True)
-    ref.add_argument("--issuer-ref", help="the issuer id verifiers' trust stores give this issuer's keys")
-    ref.add_argument("--key", type=Path, help="for an issuer without an issuer id: its public key (ref kid:<hex>)")
+    init.add_argument(
+        "--key", required=True, action="append", type=Path, help="issuer public key (PEM) it issues with (repeat)"
+    )
+    init.add_argument(
+        "--issuer-ref", help="the issuer id verifiers' trust stores give these keys (default with one key: kid:<hex>)"
+    )
     init.add_argument("--list-size", type=int, default=DEFAULT_LIST_SIZE, help="entries per status list")
     init.add_argument("--json", action="store_true")
     init.set_defaults(handler=_init)
+
+    add_key = actions.add_parser("add-key", help="register a rotated issuer key to issue and publish with")
+    _registry_option(add_key)
+    add_key.add_argument("--key", required=True, type=Path, help="the issuer's new public key (PEM)")
+    add_key.add_argument("--now", help="time of the registration (default: the clock)")
+    add_key.add_argument("--json", action="store_true")
+    add_key.set_defaults(handler=_add_key)
 
     issue = actions.add_parser("issue", help="issue a credential with the next serial and status slot")
     _registry_option(issue)
@@ -61,6 +79,7 @@ def register(sub: Any) -> None:
     holder = issue.add_mutually_exclusive_group(required=True)
     holder.add_argument("--holder-key", type=Path, help="holder public key (PEM) to bind the credential to")
     holder.add_argument("--bearer", action="store_true", help="issue a bearer credential (printed certificates)")
+    add_possession_options(issue)
     issue.add_argument("--valid-from", help="ISO 8601 (default: from the claims file)")
     issue.add_argument("--valid-until", help="ISO 8601 (default: from the claims file)")
     issue.add_argument("--derive", default="", help="comma-separated claims to derive, e.g. age_over_18")
@@ -127,13 +146,39 @@ def _refused(args: argparse.Namespace, exc: RegistryError) -> int:
 def _init(args: argparse.Namespace) -> int:
     if args.registry.exists():
         raise UsageError(f"{args.registry} exists: refusing to overwrite it")
-    issuer_ref = args.issuer_ref or f"kid:{PublicKey.from_pem(read_bytes(args.key)).kid.hex()}"
-    with IssuerRegistry.open(args.registry, issuer_ref=issuer_ref, list_size=args.list_size) as registry:
+    keys = [PublicKey.from_pem(read_bytes(path)) for path in args.key]
+    with IssuerRegistry.open(
+        args.registry, issuer_ref=args.issuer_ref, issuer_keys=keys, list_size=args.list_size
+    ) as registry:
         emit(
             args,
-            {"registry": str(registry.path), "issuer_ref": registry.issuer_ref, "list_size": registry.list_size},
-            [f"registry {registry.path} for {registry.issuer_ref}, status lists of {registry.list_size} entries"],
+            {
+                "registry": str(registry.path),
+                "issuer_ref": registry.issuer_ref,
+                "list_size": registry.list_size,
+                "keys": [key.kid.hex() for key in registry.issuer_keys],
+            },
+            [
+                f"registry {registry.path} for {registry.issuer_ref}, status lists of {registry.list_size} entries, "
+                f"keys {', '.join(key.kid.hex() for key in registry.issuer_keys)}"
+            ],
         )
+    return EXIT_VALID
+
+
+def _add_key(args: argparse.Namespace) -> int:
+    key = PublicKey.from_pem(read_bytes(args.key))
+    with _open(args) as registry:
+        try:
+            registry.add_key(key, now=parse_time(args.now))
+        except RegistryError as exc:
+            return _refused(args, exc)
+        kids = [registered.kid.hex() for registered in registry.issuer_keys]
+    emit(
+        args,
+        {"ok": True, "issuer_ref": registry.issuer_ref, "added": key.kid.hex(), "keys": kids},
+        [f"registered key {key.kid.hex()} for {registry.issuer_ref}; keys: {', '.join(kids)}"],
+    )
     return EXIT_VALID
 
 
@@ -141,6 +186,7 @@ def _issue(args: argparse.Namespace) -> int:
     ctype, claims, valid_from, valid_until = read_claims_request(args)
     issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
     holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
+    possession, challenge = possession_from_args(args)
     with _open(args) as registry:
         try:
             credential = registry.issue(
@@ -148,6 +194,8 @@ def _issue(args: argparse.Namespace) -> int:
                 ctype.name,
                 claims,
                 holder_key=holder_key,
+                possession=possession,
+                challenge=challenge,
                 valid_from=parse_time(valid_from),
                 valid_until=parse_time(valid_until),
                 now=parse_time(args.now),
@@ -156,6 +204,8 @@ def _issue(args: argparse.Namespace) -> int:
             )
         except RegistryError as exc:
             return _refused(args, exc)
+        except PossessionError as exc:
+            return refused_possession(args, exc)
     write_atomic(args.out, credential.encoded)
     reference = credential.status
     assert reference is not None
@@ -256,6 +306,7 @@ def _publish(args: argparse.Namespace) -> int:
             for list_id in args.lists or registry.list_ids:
                 data = registry.publish(list_id, signer, now=now, next_update=next_update)
                 path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
+                _check_not_older(path, data)
                 write_atomic(path, data)
                 published.append((path, data))
         except RegistryError as exc:
@@ -285,6 +336,26 @@ def _publish(args: argparse.Namespace) -> int:
         ],
     )
     return EXIT_VALID
+
+
+def _check_not_older(path: Path, data: bytes) -> None:
+    """Refuse to replace a published list with an older edition: verifiers holding it would refuse ours.
+
+    That happens when the registry was restored from a backup or copied: its sequence numbers lag behind.
+    A file that is not a readable status list of this issuer and list is replaced as before.
+    """
+    new = read_status_list_unverified(data)
+    try:
+        with open(path, "rb") as handle:
+            held = read_status_list_unverified(handle.read(MAX_STATUS_LIST_BYTES + 1))
+    except (OSError, StatusListError):
+        return
+    if (held.issuer_ref, held.list_id) == (new.issuer_ref, new.list_id) and held.sequence >= new.sequence:
+        raise RegistryError(
+            RegistryErrorCode.ROLLBACK,
+            f"{path} already holds list {new.list_id} #{held.sequence}; this registry is at #{new.sequence}, "
+            "which verifiers would refuse as a rollback (was the registry restored from a backup?)",
+        )
 
 
 def _file_prefix(issuer_ref: str) -> str:

@@ -6,6 +6,12 @@ time and validity; its claims only if the issuer opts in. Issuing is one transac
 nothing is recorded, and if recording fails the credential is not returned. Revoke, suspend and reinstate
 keep an audit trail; ``publish`` signs a list from the table with a sequence number that grows on every
 publication. Nothing here logs, and error messages never carry claim values.
+
+A registry is bound to its issuer's keys: it records them at creation (and rotated keys added with
+:meth:`IssuerRegistry.add_key`) and refuses to issue or publish with any other key, so a wrong key can
+neither use up serials nor publish a list every verifier would refuse. Serials count from 1 and each
+takes a status slot; slots end at 65,536 lists of at most 2**28 entries, so a serial never outgrows
+SQLite's signed 64-bit INTEGER, and asking for any serial of the wire's range (0 to 2**64 - 1) is answered.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from .errors import EconsentError
 from .issue import Issuer
 from .keys import PublicKey, Signer
 from .model import Credential, Instant, StatusReference, claims_to_json, from_unix, to_unix
+from .possession import KeyAttestation, PossessionProof
 from .schema import ClaimValue
 from .status import MAX_ISSUER_REF_CHARS, MAX_STATUS_LIST_ENTRIES, CredentialStatus, StatusListBuilder
+from .trust import RESERVED_ISSUER_ID_PREFIX
 
 __all__ = [
     "DEFAULT_LIST_SIZE",
@@ -41,7 +49,9 @@ __all__ = [
 
 DEFAULT_LIST_SIZE = 1_000_000
 MAX_REASON_CHARS = 500
-_SCHEMA_VERSION = 1
+MAX_SERIAL = 2**64 - 1  # the wire's range; the registry itself hands out far fewer (one per status slot)
+_SQLITE_MAX_INTEGER = 2**63 - 1
+_SCHEMA_VERSION = 2
 _STATUS_VALUES = {CredentialStatus.VALID: 0, CredentialStatus.REVOKED: 1, CredentialStatus.SUSPENDED: 2}
 _STATUS_OF_VALUE = {value: status for status, value in _STATUS_VALUES.items()}
 
@@ -84,7 +94,15 @@ CREATE TABLE publications (
     next_update INTEGER NOT NULL,
     kid BLOB NOT NULL
 );
+CREATE TABLE issuer_keys (
+    kid BLOB PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    added_at INTEGER NOT NULL
+);
 """
+# Version 1 registries (no recorded keys) are upgraded in place; they then refuse every key until the
+# issuer registers its own: guessing them from what was signed would bless a rogue key used before.
+_UPGRADE_FROM_1 = _SCHEMA[_SCHEMA.index("CREATE TABLE issuer_keys") :]
 
 
 class RegistryErrorCode(StrEnum):
@@ -98,6 +116,7 @@ class RegistryErrorCode(StrEnum):
     LISTS_FULL = "LISTS_FULL"
     UNKNOWN_LIST = "UNKNOWN_LIST"
     WRONG_KEY = "WRONG_KEY"
+    ROLLBACK = "ROLLBACK"
     BAD_INPUT = "BAD_INPUT"
     WRONG_REGISTRY = "WRONG_REGISTRY"
     STORAGE = "STORAGE"
@@ -160,22 +179,25 @@ class IssuerRegistry:
         path: str | os.PathLike[str],
         *,
         issuer_ref: str | None = None,
+        issuer_keys: Iterable[PublicKey] = (),
         list_size: int | None = None,
         create: bool = True,
     ) -> IssuerRegistry:
         """Open a registry, creating it (readable by the owner only) when ``create`` and it does not exist.
 
-        A new registry needs ``issuer_ref``: the ``TrustedKey.issuer_ref`` verifiers know the issuer by
-        (its ``issuer_id``, or ``kid:<hex>`` for a single key without one). ``list_size`` defaults to
-        1,000,000 and is fixed at creation; values given for an existing registry must match it.
+        A new registry needs ``issuer_keys``, the public keys it will issue and publish with, and an
+        ``issuer_ref``: the ``TrustedKey.issuer_ref`` verifiers know the issuer by (its ``issuer_id``, or
+        ``kid:<hex>`` for a single key without one, the default when one key is given). ``list_size``
+        defaults to 1,000,000 and is fixed at creation; values given for an existing registry must match
+        it, and keys given for one must be registered in it.
         """
         file = Path(path)
+        keys = tuple(issuer_keys)
         if not file.exists():
             if not create:
                 raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"no issuer registry at {file}")
-            if issuer_ref is None:
-                raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs an issuer_ref")
-            _check_new(issuer_ref, DEFAULT_LIST_SIZE if list_size is None else list_size)
+            issuer_ref = _default_ref(issuer_ref, keys)
+            _check_new(issuer_ref, DEFAULT_LIST_SIZE if list_size is None else list_size, keys)
             try:
                 os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
@@ -187,7 +209,7 @@ class IssuerRegistry:
         except sqlite3.Error as exc:
             raise RegistryError(RegistryErrorCode.STORAGE, f"cannot open {file}: {exc}") from exc
         try:
-            stored_ref, stored_size = _prepare(db, file, issuer_ref, list_size)
+            stored_ref, stored_size = _prepare(db, file, issuer_ref, list_size, keys)
         except BaseException:
             db.close()
             raise
@@ -204,6 +226,29 @@ class IssuerRegistry:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def issuer_keys(self) -> tuple[PublicKey, ...]:
+        """The public keys this registry issues and publishes with, in the order they were registered."""
+        rows = self._query("SELECT public_key FROM issuer_keys ORDER BY added_at, kid").fetchall()
+        return tuple(PublicKey.from_pem(pem) for (pem,) in rows)
+
+    def add_key(self, key: PublicKey, *, now: Instant) -> None:
+        """Register another public key of this issuer (a rotation), to issue and publish with from now on.
+
+        The key must be one verifiers' trust stores place under this registry's ``issuer_ref``; for a
+        registry named after a key (``kid:<hex>``) no other key can be. Registering a key twice is refused.
+        """
+        if not isinstance(key, PublicKey):
+            raise RegistryError(RegistryErrorCode.BAD_INPUT, "give the issuer's public key")
+        _check_key_fits(self._issuer_ref, (key,))
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM issuer_keys WHERE kid = ?", (key.kid,)).fetchone():
+                raise RegistryError(RegistryErrorCode.BAD_INPUT, f"key {key.kid.hex()} is already registered")
+            db.execute(
+                "INSERT INTO issuer_keys (kid, public_key, added_at) VALUES (?, ?, ?)",
+                (key.kid, key.to_pem().decode("ascii"), to_unix(now)),
+            )
 
     @property
     def list_ids(self) -> range:
@@ -232,14 +277,18 @@ class IssuerRegistry:
         claims: Mapping[str, ClaimValue],
         *,
         holder_key: PublicKey | None,
+        possession: PossessionProof | KeyAttestation | None = None,
+        challenge: bytes | None = None,
         valid_from: Instant,
         valid_until: Instant,
         now: Instant,
         derive: Iterable[str] = (),
         record_personal_data: bool = False,
     ) -> Credential:
-        """Issue a credential with the next serial and status slot, and record it, in one transaction."""
-        self._check_key(issuer.kid)
+        """Issue a credential with the next serial and status slot, and record it, in one transaction.
+
+        ``possession`` and ``challenge`` go to :meth:`Issuer.issue` (the holder's proof of possession)."""
+        self._check_key(issuer.public_key)
         with self._transaction() as db:
             serial, slot = db.execute("SELECT next_serial, next_slot FROM registry").fetchone()
             list_id, index = divmod(slot, self._list_size)
@@ -252,6 +301,8 @@ class IssuerRegistry:
                 credential_type,
                 claims,
                 holder_key=holder_key,
+                possession=possession,
+                challenge=challenge,
                 valid_from=valid_from,
                 valid_until=valid_until,
                 now=now,
@@ -301,6 +352,7 @@ class IssuerRegistry:
         return self.record(serial).status
 
     def record(self, serial: int) -> CredentialRecord:
+        _check_serial(serial)
         row = self._query(
             "SELECT credential_type, kid, list_id, status_index, issued_at, valid_from, valid_until, status, "
             "status_changed_at, claims IS NOT NULL FROM credentials WHERE serial = ?",
@@ -345,8 +397,12 @@ class IssuerRegistry:
         Reading the statuses and taking the sequence number is one short transaction; compressing and
         signing happen after it, so issuing and revoking are never held up by a large list. If signing
         fails, that sequence number stays unused: sequence numbers only ever grow, gaps are harmless.
+        Only a registered key signs (``WRONG_KEY`` otherwise), and a signer whose signature does not
+        verify with its public key is refused (``SignerError``): nothing is published that verifiers refuse.
         """
-        self._check_key(signer.public_key.kid)
+        self._check_key(signer.public_key)
+        if isinstance(list_id, bool) or not isinstance(list_id, int):
+            raise RegistryError(RegistryErrorCode.BAD_INPUT, "a list id is an integer")
         issued, until = to_unix(now), to_unix(next_update)
         if issued >= until:
             raise RegistryError(RegistryErrorCode.BAD_INPUT, "next_update must be after now")
@@ -380,6 +436,7 @@ class IssuerRegistry:
     def _change(
         self, serial: int, target: CredentialStatus, action: str, now: Instant, reason: str | None
     ) -> CredentialStatus:
+        _check_serial(serial)
         at = to_unix(now)
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise RegistryError(RegistryErrorCode.BAD_INPUT, f"a reason has at most {MAX_REASON_CHARS} characters")
@@ -399,12 +456,15 @@ class IssuerRegistry:
             )
         return current
 
-    def _check_key(self, kid: bytes) -> None:
-        """A registry named after one key (``kid:<hex>``) signs only with that key: others would be WRONG_ISSUER."""
-        if self._issuer_ref.startswith("kid:") and self._issuer_ref != f"kid:{kid.hex()}":
+    def _check_key(self, key: PublicKey) -> None:
+        """Issue and publish only with a registered key: any other would sign what verifiers refuse."""
+        row = self._query("SELECT public_key FROM issuer_keys WHERE kid = ?", (key.kid,)).fetchone()
+        if row is None or PublicKey.from_pem(row[0]) != key:
+            registered = ", ".join(k.kid.hex() for k in self.issuer_keys) or "none yet"
             raise RegistryError(
                 RegistryErrorCode.WRONG_KEY,
-                f"this registry belongs to {self._issuer_ref}; key {kid.hex()} is another issuer to verifiers",
+                f"key {key.kid.hex()} is not a key of this registry ({self._issuer_ref}; registered: {registered}); "
+                "register a rotated issuer key first (econsent issuer add-key)",
             )
 
     def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
@@ -432,6 +492,14 @@ class IssuerRegistry:
             raise
 
 
+def _check_serial(serial: object) -> None:
+    """A serial is an integer of the wire's range; one SQLite cannot hold was never issued here."""
+    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= MAX_SERIAL:
+        raise RegistryError(RegistryErrorCode.BAD_INPUT, f"a serial is an integer from 0 to {MAX_SERIAL}")
+    if serial > _SQLITE_MAX_INTEGER:
+        raise RegistryError(RegistryErrorCode.UNKNOWN_SERIAL, f"no credential with serial {serial}")
+
+
 def _check_transition(serial: int, current: CredentialStatus, target: CredentialStatus) -> None:
     if current is CredentialStatus.REVOKED:
         if target is CredentialStatus.REVOKED:
@@ -445,14 +513,44 @@ def _check_transition(serial: int, current: CredentialStatus, target: Credential
         raise RegistryError(RegistryErrorCode.NOT_SUSPENDED, f"credential {serial} is not suspended")
 
 
-def _check_new(issuer_ref: str, list_size: int) -> None:
+def _default_ref(issuer_ref: str | None, keys: tuple[PublicKey, ...]) -> str:
+    """The issuer_ref of a new registry: as given, or ``kid:<hex>`` of its one key."""
+    if issuer_ref is not None:
+        return issuer_ref
+    if len(keys) != 1:
+        raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs an issuer_ref (or exactly one key)")
+    return _key_ref(keys[0])
+
+
+def _key_ref(key: PublicKey) -> str:
+    return f"{RESERVED_ISSUER_ID_PREFIX}{key.kid.hex()}"
+
+
+def _check_new(issuer_ref: str, list_size: int, keys: tuple[PublicKey, ...]) -> None:
     if not isinstance(issuer_ref, str) or not 1 <= len(issuer_ref) <= MAX_ISSUER_REF_CHARS:
         raise RegistryError(RegistryErrorCode.BAD_INPUT, f"issuer_ref must be 1 to {MAX_ISSUER_REF_CHARS} characters")
     if isinstance(list_size, bool) or not isinstance(list_size, int) or not 1 <= list_size <= MAX_STATUS_LIST_ENTRIES:
         raise RegistryError(RegistryErrorCode.BAD_INPUT, f"list_size must be 1 to {MAX_STATUS_LIST_ENTRIES} entries")
+    if not keys or not all(isinstance(key, PublicKey) for key in keys):
+        raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs the public key(s) it issues with")
+    _check_key_fits(issuer_ref, keys)
 
 
-def _prepare(db: sqlite3.Connection, file: Path, issuer_ref: str | None, list_size: int | None) -> tuple[str, int]:
+def _check_key_fits(issuer_ref: str, keys: Iterable[PublicKey]) -> None:
+    """An issuer named after a key (``kid:<hex>``) has that one key: verifiers know any other as another issuer."""
+    if issuer_ref[:4].lower() != RESERVED_ISSUER_ID_PREFIX:
+        return
+    for key in keys:
+        if issuer_ref != _key_ref(key):
+            raise RegistryError(
+                RegistryErrorCode.WRONG_KEY,
+                f"this registry belongs to {issuer_ref}; key {key.kid.hex()} is another issuer to verifiers",
+            )
+
+
+def _prepare(
+    db: sqlite3.Connection, file: Path, issuer_ref: str | None, list_size: int | None, keys: tuple[PublicKey, ...]
+) -> tuple[str, int]:
     """Set up the connection, create the schema in an empty file, and check an existing one is this issuer's.
 
     The emptiness check and the schema creation share one write transaction, so two processes opening a
@@ -466,18 +564,23 @@ def _prepare(db: sqlite3.Connection, file: Path, issuer_ref: str | None, list_si
         db.execute("BEGIN IMMEDIATE")
         (version,) = db.execute("PRAGMA user_version").fetchone()
         if version == 0 and not db.execute("SELECT 1 FROM sqlite_master").fetchone():
-            if issuer_ref is None:
-                raise RegistryError(RegistryErrorCode.BAD_INPUT, "a new registry needs an issuer_ref")
+            ref = _default_ref(issuer_ref, keys)
             size = DEFAULT_LIST_SIZE if list_size is None else list_size
-            _check_new(issuer_ref, size)
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            _check_new(ref, size, keys)
+            _run_script(db, _SCHEMA)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            db.execute("INSERT INTO registry VALUES (1, ?, ?, 1, 0)", (issuer_ref, size))
+            db.execute("INSERT INTO registry VALUES (1, ?, ?, 1, 0)", (ref, size))
+            db.executemany(
+                "INSERT OR IGNORE INTO issuer_keys (kid, public_key, added_at) VALUES (?, ?, 0)",
+                [(key.kid, key.to_pem().decode("ascii")) for key in keys],
+            )
+        elif version == 1:
+            _run_script(db, _UPGRADE_FROM_1)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         elif version != _SCHEMA_VERSION:
             raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"{file} is not an econsent issuer registry")
         stored_ref, stored_size = db.execute("SELECT issuer_ref, list_size FROM registry").fetchone()
+        registered = {kid for (kid,) in db.execute("SELECT kid FROM issuer_keys")}
         db.execute("COMMIT")
     except sqlite3.Error as exc:
         raise RegistryError(RegistryErrorCode.WRONG_REGISTRY, f"{file} is not a usable issuer registry: {exc}") from exc
@@ -489,4 +592,13 @@ def _prepare(db: sqlite3.Connection, file: Path, issuer_ref: str | None, list_si
         raise RegistryError(
             RegistryErrorCode.WRONG_REGISTRY, f"{file} has lists of {stored_size} entries, not {list_size}"
         )
+    unregistered = [key.kid.hex() for key in keys if key.kid not in registered]
+    if unregistered:
+        raise RegistryError(RegistryErrorCode.WRONG_KEY, f"{file} has no key {', '.join(unregistered)} registered")
     return stored_ref, stored_size
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)

@@ -31,7 +31,7 @@ from ._wire import KID_BYTES, MAX_STATUS_LIST_ID, MAX_TIME, SIGNATURE_BYTES, pac
 from .errors import EconsentError
 from .keys import Signer
 from .model import Instant, from_unix, to_unix
-from .trust import KeyStatus, TrustStore
+from .trust import IssuerScope, KeyStatus, TrustStore
 
 __all__ = [
     "BITS_PER_ENTRY",
@@ -142,7 +142,9 @@ class StatusList:
     """A verified status list: who published it, which list and publication, and the packed entries.
 
     Made by :func:`load_status_list`. Construction checks the bitstring itself (length, no entry 3, zero
-    padding) but not where it came from: only a loaded list is a verified one.
+    padding) but not where it came from: only a loaded list is a verified one. ``scopes`` are the issuers,
+    each within its trust source, the list was verified to speak for (empty for an unverified read):
+    a verifier uses it only for credentials of those issuers.
     """
 
     issuer_ref: str
@@ -153,9 +155,11 @@ class StatusList:
     size: int
     kid: bytes
     bitstring: bytes = field(repr=False)
+    scopes: frozenset[IssuerScope] = frozenset()
 
     def __post_init__(self) -> None:
         _check_bitstring(self.bitstring, self.size)
+        object.__setattr__(self, "scopes", frozenset(self.scopes))
 
     def status(self, index: int) -> CredentialStatus:
         """The status of entry ``index``; an index outside the list raises ``INDEX_OUT_OF_RANGE``."""
@@ -341,7 +345,7 @@ class _Parsed:
     signature: bytes
     signed_bytes: bytes
 
-    def status_list(self) -> StatusList:
+    def status_list(self, scopes: frozenset[IssuerScope] = frozenset()) -> StatusList:
         return StatusList(
             issuer_ref=self.issuer_ref,
             list_id=self.list_id,
@@ -351,24 +355,29 @@ class _Parsed:
             size=self.size,
             kid=self.kid,
             bitstring=_inflate(self.compressed, _packed_length(self.size)),
+            scopes=scopes,
         )
 
 
 def load_status_list(data: bytes, trust: TrustStore) -> StatusList:
     """Verify a status list file and return it, or raise :class:`StatusListError`.
 
-    The key is looked up by key id in ``trust``; it must belong to the list's issuer (``issuer_ref``),
-    must have been allowed to sign at the list's ``issued_at`` and must not be compromised: a list signed
-    by a compromised key is refused whatever its ``issued_at``, since whoever holds the key can backdate it.
-    The entries are inflated only after the signature verified.
+    The key is looked up by key id in ``trust``; some trust source must place it under the list's issuer
+    (``issuer_ref``): the list then speaks for that issuer in those sources only (``scopes``), never for
+    a namesake in another source. The key must have been allowed to sign at the list's ``issued_at`` and
+    must not be compromised: a list signed by a compromised key is refused whatever its ``issued_at``,
+    since whoever holds the key can backdate it. The entries are inflated only after the signature verified.
     """
     parsed = _parse(data)
     kid = parsed.kid
     trusted = trust.get(kid)
     if trusted is None:
         raise StatusListError(StatusListReason.UNKNOWN_KEY, f"key id {kid.hex()}")
-    if trusted.issuer_ref != parsed.issuer_ref:
-        raise StatusListError(StatusListReason.WRONG_ISSUER, f"key {kid.hex()} belongs to {trusted.issuer_ref!r}")
+    held = trust.scopes(kid)
+    scopes = frozenset(scope for scope in held if scope.issuer_ref == parsed.issuer_ref)
+    if not scopes:
+        owners = ", ".join(sorted(repr(str(scope)) for scope in held))
+        raise StatusListError(StatusListReason.WRONG_ISSUER, f"key {kid.hex()} belongs to {owners}")
     # Stricter than compromised_at(issued_at): issued_at is only the signer's word.
     if trusted.status is KeyStatus.COMPROMISED:
         raise StatusListError(StatusListReason.KEY_NOT_VALID, f"key {kid.hex()} is compromised")
@@ -379,7 +388,7 @@ def load_status_list(data: bytes, trust: TrustStore) -> StatusList:
         )
     if not verify_status_list(trusted.public_key, parsed.signature, parsed.signed_bytes):
         raise StatusListError(StatusListReason.BAD_SIGNATURE, f"key {kid.hex()}")
-    return parsed.status_list()
+    return parsed.status_list(scopes)
 
 
 def read_status_list_unverified(data: bytes) -> StatusList:
@@ -456,40 +465,55 @@ class LoadReport:
 
 
 class StatusListCache:
-    """The newest verified status list of each ``(issuer_ref, list_id)``, in memory. Thread-safe.
+    """The newest verified status list of each ``(issuer scope, list_id)``, in memory. Thread-safe.
 
-    A list older than the one held (lower ``sequence``) is refused as ``ROLLBACK``: an attacker who
-    replays an old file must not un-revoke anything. A different list under the held sequence number (an
-    issuer that signed two versions of one publication) is refused as ``SEQUENCE_REUSED``.
+    The scope is the issuer *within its trust source* (:class:`~econsent.trust.IssuerScope`), as
+    :func:`load_status_list` established it: a list never lands where a namesake issuer of another
+    source would find it. A list older than the one held (lower ``sequence``) is refused as ``ROLLBACK``:
+    an attacker who replays an old file must not un-revoke anything. A different list under the held
+    sequence number (an issuer that signed two versions of one publication) is refused as ``SEQUENCE_REUSED``.
     """
 
     __slots__ = ("_lists", "_lock")
 
     def __init__(self) -> None:
-        self._lists: dict[tuple[str, int], StatusList] = {}
+        self._lists: dict[tuple[IssuerScope, int], StatusList] = {}
         self._lock = threading.Lock()
 
     def add(self, status_list: StatusList) -> bool:
-        """Hold ``status_list`` if it is newer than the one held; False when the same list is already held."""
-        key = (status_list.issuer_ref, status_list.list_id)
-        with self._lock:
-            held = self._lists.get(key)
-            if held is not None:
-                _check_succession(held, status_list)
-                if held.sequence == status_list.sequence:
-                    return False
-            self._lists[key] = status_list
-            return True
+        """Hold ``status_list`` if it is newer than the one held; False when the same list is already held.
 
-    def get(self, issuer_ref: str, list_id: int) -> StatusList | None:
-        return self._lists.get((issuer_ref, list_id))
+        A list that was not verified against a trust store (no ``scopes``) speaks for nobody: refused as
+        ``UNKNOWN_KEY``. A list verified for several scopes is checked against each before it is held.
+        """
+        if not status_list.scopes:
+            raise StatusListError(StatusListReason.UNKNOWN_KEY, "the list was not verified against a trust store")
+        keys = [(scope, status_list.list_id) for scope in status_list.scopes]
+        with self._lock:
+            newer = False
+            for key in keys:
+                held = self._lists.get(key)
+                if held is not None:
+                    _check_succession(held, status_list)
+                newer = newer or held is None or held.sequence != status_list.sequence
+            for key in keys:
+                held = self._lists.get(key)
+                if held is None or held.sequence != status_list.sequence:
+                    self._lists[key] = status_list
+            return newer
+
+    def get(self, scope: IssuerScope, list_id: int) -> StatusList | None:
+        """The list ``list_id`` of that issuer in that trust source, if one is held."""
+        return self._lists.get((scope, list_id))
 
     def __len__(self) -> int:
-        return len(self._lists)
+        """How many lists are held (a list that speaks for several scopes counts once)."""
+        with self._lock:
+            return len({id(held) for held in self._lists.values()})
 
     def __iter__(self) -> Iterator[StatusList]:
         with self._lock:
-            return iter(list(self._lists.values()))
+            return iter(list({id(held): held for held in self._lists.values()}.values()))
 
     def load_directory(self, path: str | os.PathLike[str], trust: TrustStore) -> LoadReport:
         """Load every ``*.ecsl`` file in a folder (the offline distribution form); a bad file never stops the rest.
@@ -497,13 +521,13 @@ class StatusListCache:
         Several publications of one list may lie side by side: the newest wins, older ones count as unchanged.
         """
         folder = Path(path)
-        best: dict[tuple[str, int], tuple[Path, StatusList]] = {}
+        best: dict[tuple[frozenset[IssuerScope], int], tuple[Path, StatusList]] = {}
         unchanged: list[Path] = []
         errors: list[tuple[Path, StatusListError]] = []
         for file in sorted(folder.glob(f"*{STATUS_LIST_FILE_SUFFIX}")):
             try:
                 status_list = load_status_list(_read_file(file), trust)
-                key = (status_list.issuer_ref, status_list.list_id)
+                key = (status_list.scopes, status_list.list_id)
                 seen = best.get(key)
                 if seen is not None:
                     older, newer = sorted((seen[1], status_list), key=lambda candidate: candidate.sequence)

@@ -10,6 +10,11 @@ Key status drives rotation:
   stay valid until they expire.
 * ``compromised`` since T: from T on, every credential signed by the key is refused, whatever its
   ``issued_at`` says (whoever holds the key can backdate that); before T it behaves like ``retired``.
+
+Authority (``docs/security.md``, "Authority model"): a key speaks for one issuer *within one trust source*
+(the verifier's own trust store, or one signed trust list identified by its anchor and name): an
+:class:`IssuerScope`. Only keys of the same scope may speak for each other's credentials (status lists).
+When several sources hold the same key, :meth:`TrustStore.union` keeps the most restrictive terms.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -34,6 +39,8 @@ from .model import Instant, IssuerName, from_unix, to_unix
 
 __all__ = [
     "MAX_TRUST_STORE_BYTES",
+    "RESERVED_ISSUER_ID_PREFIX",
+    "IssuerScope",
     "KeyStatus",
     "TrustListError",
     "TrustListInfo",
@@ -49,6 +56,8 @@ MAX_TRUST_STORE_BYTES = 16 * 1024 * 1024
 _FORMAT = "econsent-trust-store"
 _REQUIRED_FIELDS = {"kid", "algorithm", "public_key", "issuer", "credential_types", "valid_from", "valid_until"}
 _OPTIONAL_FIELDS = {"issuer_id", "status", "status_since"}
+# A key without an issuer_id stands for an issuer of its own, named kid:<hex>; no declared id may take that form.
+RESERVED_ISSUER_ID_PREFIX = "kid:"
 
 
 class KeyStatus(StrEnum):
@@ -74,14 +83,44 @@ class TrustListInfo:
     def label(self) -> str:
         return f"{self.name}#{self.sequence}"
 
+    @property
+    def identity(self) -> tuple[bytes, str]:
+        """What makes two lists the same list: the anchor that signs it and its name (not the name alone)."""
+        return (self.anchor_kid, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerScope:
+    """One issuer as one trust source knows it: the unit of authority over credentials' status.
+
+    ``anchor_kid`` and ``list_name`` identify the signed trust list that vouches for the issuer (both
+    ``None`` for the verifier's own trust store); ``issuer_ref`` is the issuer within that source. Two
+    scopes that differ in any part are different issuers, however alike their ids look.
+    """
+
+    anchor_kid: bytes | None
+    list_name: str | None
+    issuer_ref: str
+
+    @classmethod
+    def local(cls, issuer_ref: str) -> IssuerScope:
+        """An issuer of the verifier's own trust store."""
+        return cls(None, None, issuer_ref)
+
+    def __str__(self) -> str:
+        if self.anchor_kid is None:
+            return self.issuer_ref
+        return f"{self.issuer_ref} (trust list {self.list_name} of anchor {self.anchor_kid.hex()})"
+
 
 @dataclass(frozen=True, slots=True)
 class TrustedKey:
     """An issuer key the verifier trusts, with what it may sign and when.
 
-    ``issuer_id`` names the issuer across its keys (status lists of the issuer may be signed by any of
-    its keys); without one, the key stands for an issuer of its own. ``source`` is the signed trust list
-    the key came from, if any (verdicts name it, and the verifier applies its staleness policy).
+    ``issuer_id`` names the issuer across its keys *within the key's trust source* (status lists of the
+    issuer may be signed by any of its keys there); without one, the key stands for an issuer of its own,
+    ``kid:<hex>``, a form no declared ``issuer_id`` may take. ``source`` is the signed trust list the key
+    came from, if any (verdicts name it, and the verifier applies its staleness policy).
     """
 
     public_key: PublicKey
@@ -103,6 +142,11 @@ class TrustedKey:
             raise TrustStoreError("a retired or compromised key needs status_since, and an active key has none")
         if self.issuer_id is not None and not 1 <= len(self.issuer_id) <= 64:
             raise TrustStoreError("issuer_id must be 1 to 64 characters")
+        if self.issuer_id is not None and self.issuer_id[:4].lower() == RESERVED_ISSUER_ID_PREFIX:
+            raise TrustStoreError(
+                f"issuer_id {self.issuer_id!r} is reserved: 'kid:' names a key without an issuer_id, "
+                "and a declared id must never pass for another key"
+            )
         object.__setattr__(self, "credential_types", frozenset(self.credential_types))
         object.__setattr__(self, "status", KeyStatus(self.status))
 
@@ -113,7 +157,14 @@ class TrustedKey:
     @property
     def issuer_ref(self) -> str:
         """The issuer this key belongs to: ``issuer_id``, or ``kid:<hex>`` for a key without one."""
-        return self.issuer_id if self.issuer_id is not None else f"kid:{self.kid.hex()}"
+        return self.issuer_id if self.issuer_id is not None else f"{RESERVED_ISSUER_ID_PREFIX}{self.kid.hex()}"
+
+    @property
+    def scope(self) -> IssuerScope:
+        """The issuer this entry speaks for, within the trust source the entry came from."""
+        if self.source is None:
+            return IssuerScope.local(self.issuer_ref)
+        return IssuerScope(self.source.anchor_kid, self.source.name, self.issuer_ref)
 
     def signs_at(self, unix_seconds: int) -> bool:
         """True when the key was allowed to sign at that moment (inside its window, before retirement)."""
@@ -189,31 +240,64 @@ class TrustedKey:
 
 
 class TrustStore:
-    """Trusted issuer keys by key id. Key ids are unique: adding a colliding id is refused."""
+    """Trusted issuer keys by key id, and the issuers (scopes) each key speaks for.
 
-    __slots__ = ("_keys",)
+    Within one store a key id appears once: adding a colliding id is refused. :meth:`union` combines
+    stores from several sources; a key held by more than one of them gets the most restrictive terms.
+    """
+
+    __slots__ = ("_entries", "_keys", "_scopes")
 
     def __init__(self, keys: Iterable[TrustedKey] = ()) -> None:
         self._keys: dict[bytes, TrustedKey] = {}
+        self._entries: dict[bytes, tuple[TrustedKey, ...]] = {}
+        self._scopes: dict[bytes, frozenset[IssuerScope]] = {}
         for key in keys:
             self.add(key)
 
     def add(self, key: TrustedKey) -> None:
-        if key.kid in self._keys:
+        if key.kid in self._entries:
             raise TrustStoreError(f"key id {key.kid.hex()} is already in the trust store")
-        self._keys[key.kid] = key
+        self._hold(key.kid, (key,))
 
     def remove(self, kid: bytes) -> None:
-        if self._keys.pop(kid, None) is None:
+        if self._entries.pop(kid, None) is None:
             raise TrustStoreError(f"key id {kid.hex()} is not in the trust store")
+        self._keys.pop(kid, None)
+        self._scopes.pop(kid, None)
 
     def get(self, kid: bytes) -> TrustedKey | None:
+        """The key's effective terms (the most restrictive of every source holding it), or None."""
         return self._keys.get(kid)
+
+    def scopes(self, kid: bytes) -> frozenset[IssuerScope]:
+        """Every issuer the key speaks for: one per trust source holding it (empty for an unknown key)."""
+        return self._scopes.get(kid, frozenset())
 
     @classmethod
     def union(cls, *stores: TrustStore) -> TrustStore:
-        """One store holding the keys of all (for several pinned lists, e.g. one per province)."""
-        return cls(key for store in stores for key in store)
+        """One store holding the keys of all (for several pinned lists, e.g. one per province).
+
+        A key held by several stores is trusted on the most restrictive terms of all of them (see
+        :func:`_most_restrictive`) and speaks for each issuer a source places it under, never merging
+        issuers of different sources. A key left with nothing it may sign is not trusted at all.
+        """
+        grouped: dict[bytes, list[TrustedKey]] = {}
+        for store in stores:
+            for kid, held in store._entries.items():
+                grouped.setdefault(kid, []).extend(held)
+        union = cls()
+        for kid, entries in grouped.items():
+            union._hold(kid, tuple(entries))
+        return union
+
+    def _hold(self, kid: bytes, entries: tuple[TrustedKey, ...]) -> None:
+        self._entries[kid] = entries
+        effective = _most_restrictive(entries)
+        if effective is None:
+            return
+        self._keys[kid] = effective
+        self._scopes[kid] = frozenset(entry.scope for entry in entries)
 
     def __iter__(self) -> Iterator[TrustedKey]:
         return iter(self._keys.values())
@@ -258,6 +342,48 @@ class TrustStore:
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise TrustStoreError(f"trust store is not valid JSON: {type(exc).__name__}") from exc
         return cls.from_json(document)
+
+
+def _most_restrictive(entries: Sequence[TrustedKey]) -> TrustedKey | None:
+    """The terms on which a key that several sources hold is trusted: what every one of them allows.
+
+    Compromised beats retired beats active, the earliest ``status_since`` of the winning status counts,
+    the signing window is the intersection of the windows (a retirement ends it), and the credential
+    types are those every source allows. The issuer name and ``source`` are those of the source whose list
+    expires first (a local trust store entry only when no list holds the key), so staleness is judged by
+    the most restrictive list too. None when nothing is left: no common type or no common window.
+    """
+    if len(entries) == 1:
+        return entries[0]
+    types = frozenset.intersection(*(entry.credential_types for entry in entries))
+    valid_from = max((entry.valid_from for entry in entries), key=to_unix)
+    ends = [entry.valid_until for entry in entries]
+    retired = [e.status_since for e in entries if e.status is KeyStatus.RETIRED and e.status_since is not None]
+    compromised = [e.status_since for e in entries if e.status is KeyStatus.COMPROMISED and e.status_since is not None]
+    status, since = KeyStatus.ACTIVE, None
+    if compromised:  # the compromise time is kept as such; an earlier retirement still ends the window
+        status, since, ends = KeyStatus.COMPROMISED, min(compromised, key=to_unix), ends + retired
+    elif retired:
+        status, since = KeyStatus.RETIRED, min(retired, key=to_unix)
+    valid_until = min(ends, key=to_unix)
+    if not types or to_unix(valid_from) >= to_unix(valid_until):
+        return None
+    primary = min(entries, key=_restrictive_source_order)
+    return dataclasses.replace(
+        primary,
+        credential_types=types,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        status=status,
+        status_since=since,
+    )
+
+
+def _restrictive_source_order(entry: TrustedKey) -> tuple[bool, int, bytes, str]:
+    """Lists before the local store; among lists, the one that expires first (then a fixed order)."""
+    if entry.source is None:
+        return (True, 0, b"", "")
+    return (False, to_unix(entry.source.next_update), entry.source.anchor_kid, entry.source.name)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -438,10 +564,12 @@ def _issuer_keys(issuer: Any, info: TrustListInfo) -> list[TrustedKey]:
 
 
 class TrustLists:
-    """The pinned trust anchors of an offline verifier and the newest list it accepted from each.
+    """The pinned trust anchors of an offline verifier and the newest edition it accepted of each list.
 
-    ``update`` refuses a list older than the one held under the same name (rollback), and a different
-    list under the same sequence number. ``store()`` is the union of the held lists, for a Verifier.
+    A list is identified by its anchor and its name: two anchors' lists of the same name are two lists,
+    and one anchor can never replace another's. ``update`` refuses an edition older than the one held
+    (rollback), and a different list under the same sequence number. ``store()`` is the union of the held
+    lists, for a Verifier: a key that several lists hold is trusted on the most restrictive terms.
     """
 
     __slots__ = ("_anchors", "_held")
@@ -450,15 +578,15 @@ class TrustLists:
         self._anchors = tuple(anchors)
         if not self._anchors:
             raise TrustStoreError("pin at least one trust anchor key")
-        self._held: dict[str, TrustStore] = {}
+        self._held: dict[tuple[bytes, str], TrustStore] = {}
 
     def update(self, data: bytes) -> TrustListInfo:
-        """Verify a list and hold it in place of the older one of the same name; returns what it holds now."""
+        """Verify a list and hold it in place of the older edition of the same list; returns what it holds now."""
         store = read_trust_list(data, self._anchors)
         info = _info_of(store)
         if info is None:
             raise TrustListError(TrustListProblem.MALFORMED, "the list holds no keys")
-        held = self._held.get(info.name)
+        held = self._held.get(info.identity)
         held_info = None if held is None else _info_of(held)
         if held_info is not None:
             if info.sequence < held_info.sequence:
@@ -470,9 +598,7 @@ class TrustLists:
                 raise TrustListError(
                     TrustListProblem.SEQUENCE_REUSED, f"a different list under the held sequence {held_info.label}"
                 )
-        candidate = {**self._held, info.name: store}
-        TrustStore.union(*candidate.values())  # refuse a list whose key ids collide with another list's
-        self._held = candidate
+        self._held[info.identity] = store
         return info
 
     def update_file(self, path: str | os.PathLike[str]) -> TrustListInfo:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 
 from econsent import _cli_issuer, cli
+from econsent.keys import PublicKey
 from econsent.status import CredentialStatus, StatusListCache
-from econsent.trust import TrustStore
+from econsent.trust import IssuerScope, TrustStore
 
 ROOT = Path(__file__).resolve().parent.parent
 LICENCE = ROOT / "examples" / "data" / "driving-licence.json"
@@ -62,17 +65,19 @@ def office(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "--valid-from", "2026-01-01T00:00:00Z", "--valid-until", "2031-01-01T00:00:00Z",
     )  # fmt: skip
     assert code == 0, err
-    code, out, err = run("issuer", "init", "--registry", "reg.db", "--issuer-ref", "sh-traffic", "--list-size", "100",
-                         "--json")  # fmt: skip
+    code, out, err = run("issuer", "init", "--registry", "reg.db", "--key", "issuer.pub.pem", "--issuer-ref",
+                         "sh-traffic", "--list-size", "100", "--json")  # fmt: skip
     assert code == 0, err
-    assert json.loads(out) == {"registry": "reg.db", "issuer_ref": "sh-traffic", "list_size": 100}
+    kid = PublicKey.from_pem((tmp_path / "issuer.pub.pem").read_bytes()).kid.hex()
+    assert json.loads(out) == {"registry": "reg.db", "issuer_ref": "sh-traffic", "list_size": 100, "keys": [kid]}
     return tmp_path
 
 
 def issue(run: Run, out: str, *extra: str) -> dict[str, Any]:
     code, stdout, err = run(
         "issuer", "issue", "--registry", "reg.db", "--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS",
-        "--claims", str(LICENCE), "--holder-key", "holder.pub.pem", "--out", out, "--now", ISSUED, "--json", *extra,
+        "--claims", str(LICENCE), "--holder-key", "holder.pub.pem", "--holder-key-attested", "--out", out, "--now",
+        ISSUED, "--json", *extra,
     )  # fmt: skip
     assert code == 0, err
     return dict(json.loads(stdout))
@@ -101,7 +106,7 @@ def test_issue_revoke_publish_and_a_verifier_sees_it(run: Run, office: Path) -> 
     cache = StatusListCache()
     report = cache.load_directory(office / "lists", TrustStore.load(office / "trust.json"))
     assert not report.errors
-    held = cache.get("sh-traffic", 0)
+    held = cache.get(IssuerScope.local("sh-traffic"), 0)
     assert held is not None
     assert [held.status(i) for i in range(3)] == [
         CredentialStatus.REVOKED,
@@ -164,11 +169,14 @@ def test_init_from_a_key_names_the_issuer_by_kid(run: Run, office: Path) -> None
 
 
 def test_usage_errors_exit_2(run: Run, office: Path) -> None:
-    code, _, err = run("issuer", "init", "--registry", "reg.db", "--issuer-ref", "sh-traffic")
+    code, _, err = run(
+        "issuer", "init", "--registry", "reg.db", "--key", "issuer.pub.pem", "--issuer-ref", "sh-traffic"
+    )
     assert code == 2 and "exists" in err
     code, _, err = run("issuer", "revoke", "--registry", "missing.db", "1")
     assert code == 2 and "no issuer registry" in err
-    code, _, err = run("issuer", "init", "--registry", "x.db", "--issuer-ref", "sh-traffic", "--list-size", "0")
+    code, _, err = run("issuer", "init", "--registry", "x.db", "--key", "issuer.pub.pem", "--issuer-ref", "sh-traffic",
+                       "--list-size", "0")  # fmt: skip
     assert code == 2 and "BAD_INPUT" in err
     assert run("issuer", "revoke", "--registry", "reg.db", "not-a-number")[0] == 2
 
@@ -179,3 +187,86 @@ def test_the_module_imports_on_its_own_and_with_the_cli() -> None:
         code = f"import {first}, econsent.cli, econsent._cli_issuer; print('ok')"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert result.stdout.strip() == "ok", result.stderr
+
+
+PUBLISH = ("issuer", "publish", "--registry", "reg.db", "--out-dir", "lists", "--json")
+ISSUER_KEY = ("--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS")
+
+
+def test_publish_with_the_holder_key_is_refused_and_the_good_list_stays(run: Run, office: Path) -> None:
+    """``publish --key holder.pem`` used to exit 0 and overwrite the list with one every verifier refuses."""
+    issue(run, "one.ecc")
+    assert run(*PUBLISH, *ISSUER_KEY, "--now", ISSUED)[0] == 0
+    good = (office / "lists" / "sh-traffic.0.ecsl").read_bytes()
+    code, out, _ = run(*PUBLISH, "--key", "holder.pem", "--now", LATER)
+    assert code == 1 and json.loads(out)["code"] == "WRONG_KEY"
+    assert (office / "lists" / "sh-traffic.0.ecsl").read_bytes() == good
+    report = StatusListCache().load_directory(office / "lists", TrustStore.load(office / "trust.json"))
+    assert report.errors == () and len(report.loaded) == 1
+
+
+def test_issue_with_a_rogue_key_is_refused_and_uses_no_serial(run: Run, office: Path) -> None:
+    assert run("keygen", "-o", "rogue.pem")[0] == 0
+    code, out, _ = run(
+        "issuer", "issue", "--registry", "reg.db", "--key", "rogue.pem", "--claims", str(LICENCE), "--bearer",
+        "--out", "rogue.ecc", "--now", ISSUED, "--json",
+    )  # fmt: skip
+    assert code == 1 and json.loads(out)["code"] == "WRONG_KEY"
+    assert not (office / "rogue.ecc").exists()
+    assert issue(run, "one.ecc")["serial"] == 1
+
+
+def test_add_key_registers_a_rotated_key_that_then_issues(run: Run, office: Path) -> None:
+    assert run("keygen", "-o", "issuer-2026.pem")[0] == 0
+    code, out, err = run("issuer", "add-key", "--registry", "reg.db", "--key", "issuer-2026.pub.pem", "--json")
+    assert code == 0, err
+    added = json.loads(out)
+    assert added["added"] in added["keys"] and len(added["keys"]) == 2
+    code, out, err = run(
+        "issuer", "issue", "--registry", "reg.db", "--key", "issuer-2026.pem", "--claims", str(LICENCE), "--bearer",
+        "--out", "new.ecc", "--now", ISSUED, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["kid"] == added["added"]
+    code, out, _ = run("issuer", "add-key", "--registry", "reg.db", "--key", "issuer-2026.pub.pem")
+    assert code == 2
+
+
+def test_publish_never_replaces_a_newer_list_with_an_older_one(run: Run, office: Path) -> None:
+    """A registry restored from a backup lags behind: its next list would be refused by verifiers as a rollback."""
+    issue(run, "one.ecc")
+    assert run(*PUBLISH, *ISSUER_KEY, "--now", ISSUED)[0] == 0
+    shutil.copy(office / "reg.db", office / "backup.db")
+    assert run(*PUBLISH, *ISSUER_KEY, "--now", LATER)[0] == 0
+    assert run(*PUBLISH, *ISSUER_KEY, "--now", LATER)[0] == 0
+    newest = (office / "lists" / "sh-traffic.0.ecsl").read_bytes()
+    restored = [part if part != "reg.db" else "backup.db" for part in PUBLISH]
+    code, out, _ = run(*restored, *ISSUER_KEY, "--now", LATER)
+    assert code == 1 and json.loads(out)["code"] == "ROLLBACK"
+    assert (office / "lists" / "sh-traffic.0.ecsl").read_bytes() == newest
+
+
+def test_the_documented_issuer_commands_match_the_parser() -> None:
+    """Every option docs/cli.md shows for an ``issuer`` action exists, and every required one is shown."""
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    issuer_actions = next(a for a in commands["issuer"]._actions if isinstance(a, argparse._SubParsersAction)).choices
+    rows = re.findall(r"^\| `issuer ([^`]+)`", (ROOT / "docs" / "cli.md").read_text(encoding="utf-8"), re.M)
+    documented = set()
+    for row in rows:
+        verbs, _, usage = row.partition(" ")
+        shown = set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", usage))
+        for verb in verbs.split("\\|"):
+            documented.add(verb)
+            action = issuer_actions[verb]
+            options = {s for a in action._actions for s in a.option_strings}
+            required = {
+                a.option_strings[0]
+                for a in action._actions
+                if a.required and a.option_strings and not shown.intersection(a.option_strings)
+            }
+            positionals = {a.dest.upper() for a in action._actions if not a.option_strings}
+            assert shown <= options, f"issuer {verb}: documented {sorted(shown - options)}, which it does not take"
+            assert not required, f"issuer {verb}: {sorted(required)} required, not shown"
+            assert all(re.search(rf"\b{name}\b", usage) for name in positionals), f"issuer {verb}: {positionals}"
+    assert documented == set(issuer_actions)

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     Algorithm,
     ErrorCode,
     IssueError,
@@ -56,6 +57,7 @@ def es256(label: str) -> SigningKey:
 
 ISSUER_KEY = es256("econsent registry test issuer")
 HOLDER_KEY = es256("econsent registry test holder")
+KEYS = (ISSUER_KEY.public_key,)
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def issuer() -> Issuer:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[IssuerRegistry]:
-    with IssuerRegistry.open(tmp_path / "registry.db", issuer_ref=ISSUER_REF, list_size=4) as opened:
+    with IssuerRegistry.open(tmp_path / "registry.db", issuer_ref=ISSUER_REF, issuer_keys=KEYS, list_size=4) as opened:
         yield opened
 
 
@@ -88,6 +90,7 @@ def trust() -> TrustStore:
 def issue(registry: IssuerRegistry, issuer: Issuer, **changes: Any) -> Any:
     options: dict[str, Any] = {
         "holder_key": HOLDER_KEY.public_key,
+        "possession": ATTESTED_OUT_OF_BAND,
         "valid_from": NOW,
         "valid_until": NOW + 24 * 365 * HOUR,
         "now": NOW,
@@ -126,7 +129,7 @@ def counters(path: Path) -> tuple[int, int, int]:
 
 def test_new_registry_is_private_wal_and_remembers_its_settings(tmp_path: Path) -> None:
     path = tmp_path / "registry.db"
-    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, list_size=1000).close()
+    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, issuer_keys=KEYS, list_size=1000).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with raw(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -137,13 +140,13 @@ def test_new_registry_is_private_wal_and_remembers_its_settings(tmp_path: Path) 
 
 
 def test_default_list_size_is_a_million(tmp_path: Path) -> None:
-    with IssuerRegistry.open(tmp_path / "r.db", issuer_ref=ISSUER_REF) as registry:
+    with IssuerRegistry.open(tmp_path / "r.db", issuer_ref=ISSUER_REF, issuer_keys=KEYS) as registry:
         assert registry.list_size == 1_000_000
 
 
 def test_refuses_to_open_another_issuers_registry(tmp_path: Path) -> None:
     path = tmp_path / "registry.db"
-    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, list_size=1000).close()
+    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, issuer_keys=KEYS, list_size=1000).close()
     refused(RegistryErrorCode.WRONG_REGISTRY, lambda: IssuerRegistry.open(path, issuer_ref="sh-market"))
     refused(RegistryErrorCode.WRONG_REGISTRY, lambda: IssuerRegistry.open(path, list_size=10))
 
@@ -163,10 +166,24 @@ def test_refuses_a_file_that_is_not_a_registry(tmp_path: Path) -> None:
     refused(RegistryErrorCode.WRONG_REGISTRY, lambda: IssuerRegistry.open(other, issuer_ref=ISSUER_REF))
 
 
-@pytest.mark.parametrize(("issuer_ref", "list_size"), [(None, 10), ("", 10), ("x" * 65, 10), (ISSUER_REF, 0)])
-def test_refuses_bad_settings_for_a_new_registry(tmp_path: Path, issuer_ref: str | None, list_size: int) -> None:
+@pytest.mark.parametrize(
+    ("issuer_ref", "list_size", "keys"),
+    [
+        (None, 10, ()),
+        (None, 10, (ISSUER_KEY.public_key, HOLDER_KEY.public_key)),
+        (ISSUER_REF, 10, ()),
+        ("", 10, KEYS),
+        ("x" * 65, 10, KEYS),
+        (ISSUER_REF, 0, KEYS),
+    ],
+)
+def test_refuses_bad_settings_for_a_new_registry(
+    tmp_path: Path, issuer_ref: str | None, list_size: int, keys: tuple[PublicKey, ...]
+) -> None:
+    """No issuer_ref and not exactly one key to name it after, no key at all, a bad ref or list size."""
     path = tmp_path / "r.db"
-    refused(RegistryErrorCode.BAD_INPUT, lambda: IssuerRegistry.open(path, issuer_ref=issuer_ref, list_size=list_size))
+    opening = lambda: IssuerRegistry.open(path, issuer_ref=issuer_ref, issuer_keys=keys, list_size=list_size)  # noqa: E731
+    refused(RegistryErrorCode.BAD_INPUT, opening)
     assert not path.exists()
 
 
@@ -208,7 +225,7 @@ def test_issued_credential_carries_its_status_reference_to_the_verifier(
 
 def test_claims_are_not_stored_unless_the_issuer_opts_in(tmp_path: Path, issuer: Issuer) -> None:
     path = tmp_path / "r.db"
-    with IssuerRegistry.open(path, issuer_ref=ISSUER_REF) as registry:
+    with IssuerRegistry.open(path, issuer_ref=ISSUER_REF, issuer_keys=KEYS) as registry:
         issue(registry, issuer)
         stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
         for value in ("310101198503140012", "张", "伟"):
@@ -266,15 +283,116 @@ def test_refuses_to_issue_when_every_list_is_full(registry: IssuerRegistry, issu
 
 def test_refuses_another_key_for_a_key_named_registry(tmp_path: Path, issuer: Issuer) -> None:
     other = es256("another issuer key")
-    with IssuerRegistry.open(tmp_path / "r.db", issuer_ref=f"kid:{ISSUER_KEY.public_key.kid.hex()}") as registry:
+    with IssuerRegistry.open(tmp_path / "r.db", issuer_keys=KEYS) as registry:
+        assert registry.issuer_ref == f"kid:{ISSUER_KEY.public_key.kid.hex()}"
         assert issue(registry, issuer).serial == 1
         refused(RegistryErrorCode.WRONG_KEY, lambda: issue(registry, Issuer(other)))
         refused(RegistryErrorCode.WRONG_KEY, lambda: registry.publish(0, other, now=NOW, next_update=NOW + HOUR))
+        refused(RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(other.public_key, now=NOW))
+    refused(
+        RegistryErrorCode.WRONG_KEY,
+        lambda: IssuerRegistry.open(
+            tmp_path / "k.db", issuer_ref=f"kid:{ISSUER_KEY.public_key.kid.hex()}", issuer_keys=[other.public_key]
+        ),
+    )
+
+
+# --- the registry is bound to its issuer keys (issue 11) ---------------------------------------------
+
+ROGUE_KEY = es256("econsent registry test: a key that is not the issuer's")
+
+
+def test_issuing_with_an_unregistered_key_is_refused_and_uses_no_serial(
+    registry: IssuerRegistry, issuer: Issuer
+) -> None:
+    """``issuer issue --key rogue.pem`` used to issue and use up a serial."""
+    error = refused(RegistryErrorCode.WRONG_KEY, lambda: issue(registry, Issuer(ROGUE_KEY)))
+    assert ROGUE_KEY.public_key.kid.hex() in str(error) and "add-key" in str(error)
+    assert counters(registry.path) == (1, 0, 0)
+    assert issue(registry, issuer).serial == 1
+
+
+def test_publishing_with_an_unregistered_key_is_refused_and_uses_no_sequence(
+    registry: IssuerRegistry, issuer: Issuer, trust: TrustStore
+) -> None:
+    """``issuer publish --key holder.pem`` used to sign a list every verifier refuses."""
+    issue(registry, issuer)
+    refused(RegistryErrorCode.WRONG_KEY, lambda: registry.publish(0, HOLDER_KEY, now=NOW, next_update=NOW + HOUR))
+    assert load_status_list(registry.publish(0, ISSUER_KEY, now=NOW, next_update=NOW + HOUR), trust).sequence == 1
+
+
+def test_a_rotated_key_is_registered_explicitly_then_issues_and_publishes(
+    registry: IssuerRegistry, issuer: Issuer, trust: TrustStore
+) -> None:
+    registry.add_key(ROGUE_KEY.public_key, now=NOW)
+    assert registry.issuer_keys == (ISSUER_KEY.public_key, ROGUE_KEY.public_key)
+    assert issue(registry, Issuer(ROGUE_KEY)).kid == ROGUE_KEY.public_key.kid
+    refused(RegistryErrorCode.BAD_INPUT, lambda: registry.add_key(ROGUE_KEY.public_key, now=NOW))
+    with IssuerRegistry.open(registry.path, issuer_keys=[ROGUE_KEY.public_key]) as reopened:
+        assert reopened.issuer_keys == registry.issuer_keys
+    refused(
+        RegistryErrorCode.WRONG_KEY, lambda: IssuerRegistry.open(registry.path, issuer_keys=[HOLDER_KEY.public_key])
+    )
+
+
+def test_a_version_1_registry_is_upgraded_and_refuses_every_key_until_one_is_registered(
+    registry: IssuerRegistry, issuer: Issuer
+) -> None:
+    """A registry made before keys were recorded: no key is guessed from what it signed (it may be a rogue one)."""
+    issue(registry, issuer)
+    registry.close()
+    with raw(registry.path) as db:
+        db.execute("DROP TABLE issuer_keys")
+        db.execute("PRAGMA user_version = 1")
+    with IssuerRegistry.open(registry.path) as upgraded:
+        assert upgraded.issuer_keys == ()
+        assert upgraded.record(1).kid == ISSUER_KEY.public_key.kid
+        refused(RegistryErrorCode.WRONG_KEY, lambda: issue(upgraded, issuer))
+        upgraded.add_key(ISSUER_KEY.public_key, now=NOW)
+        assert issue(upgraded, issuer).serial == 2
+    with raw(registry.path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+# --- serials at the edges of their range --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serial", [2**63, 2**64 - 1])
+def test_a_serial_of_the_wire_range_never_issued_here_is_unknown_not_an_overflow(
+    registry: IssuerRegistry, issuer: Issuer, serial: int
+) -> None:
+    """Serials up to 2**64 - 1 are valid on the wire; SQLite's INTEGER stops at 2**63 - 1 (OverflowError before)."""
+    issue(registry, issuer)
+    for call in (
+        lambda: registry.revoke(serial, now=NOW),
+        lambda: registry.suspend(serial, now=NOW),
+        lambda: registry.reinstate(serial, now=NOW),
+        lambda: registry.status_of(serial),
+        lambda: registry.history(serial),
+    ):
+        refused(RegistryErrorCode.UNKNOWN_SERIAL, call)
+
+
+@pytest.mark.parametrize("serial", [True, False, -1, 2**64, 1.0, "1"])
+def test_a_serial_that_is_not_an_integer_of_the_wire_range_is_bad_input(
+    registry: IssuerRegistry, issuer: Issuer, serial: object
+) -> None:
+    """``revoke(True)`` used to revoke serial 1 (a bool is an int to Python and to SQLite)."""
+    issue(registry, issuer)
+    refused(RegistryErrorCode.BAD_INPUT, lambda: registry.revoke(serial, now=NOW))  # type: ignore[arg-type]
+    refused(RegistryErrorCode.BAD_INPUT, lambda: registry.record(serial))  # type: ignore[arg-type]
+    assert registry.status_of(1) is VALID
+
+
+def test_publish_refuses_a_bool_list_id(registry: IssuerRegistry, issuer: Issuer) -> None:
+    for _ in range(5):
+        issue(registry, issuer)
+    refused(RegistryErrorCode.BAD_INPUT, lambda: registry.publish(True, ISSUER_KEY, now=NOW, next_update=NOW + HOUR))
 
 
 def test_two_connections_never_hand_out_the_same_slot(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, list_size=7).close()
+    IssuerRegistry.open(path, issuer_ref=ISSUER_REF, issuer_keys=KEYS, list_size=7).close()
     results: list[tuple[int, StatusReference]] = []
     errors: list[BaseException] = []
 

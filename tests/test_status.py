@@ -32,11 +32,12 @@ from econsent.status import (
     read_status_list_unverified,
     sign_status_list,
 )
-from econsent.trust import KeyStatus
+from econsent.trust import IssuerScope, KeyStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ISSUER_REF = "sh-traffic"
+SCOPE = IssuerScope.local(ISSUER_REF)
 ISSUED = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 NEXT = ISSUED + dt.timedelta(days=1)
 KEY_FROM = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -515,12 +516,12 @@ def test_cache_keeps_the_newest_and_refuses_rollback(trust: TrustStore) -> None:
     cache = StatusListCache()
     first = load_status_list(signed(build(10, {1: REVOKED}), sequence=1), trust)
     second = load_status_list(signed(build(10, {1: REVOKED, 2: REVOKED}), sequence=2), trust)
-    assert cache.get(ISSUER_REF, 0) is None
+    assert cache.get(SCOPE, 0) is None
     assert cache.add(first) and cache.add(second)
-    assert cache.get(ISSUER_REF, 0) is second
+    assert cache.get(SCOPE, 0) is second
     error = refused(StatusListReason.ROLLBACK, lambda: cache.add(first))
     assert "sequence 1, already holding 2" in str(error)
-    assert cache.get(ISSUER_REF, 0) is second
+    assert cache.get(SCOPE, 0) is second
 
 
 def test_cache_refuses_another_list_under_the_same_sequence(trust: TrustStore) -> None:
@@ -528,7 +529,7 @@ def test_cache_refuses_another_list_under_the_same_sequence(trust: TrustStore) -
     cache.add(load_status_list(signed(build(10, {1: REVOKED}), sequence=5), trust))
     other = load_status_list(signed(build(10), sequence=5), trust)
     refused(StatusListReason.SEQUENCE_REUSED, lambda: cache.add(other))
-    assert cache.get(ISSUER_REF, 0) is not None and cache.get(ISSUER_REF, 0).status(1) is REVOKED  # type: ignore[union-attr]
+    assert cache.get(SCOPE, 0) is not None and cache.get(SCOPE, 0).status(1) is REVOKED  # type: ignore[union-attr]
 
 
 def test_cache_accepts_the_same_list_again_even_signed_anew(trust: TrustStore) -> None:
@@ -569,13 +570,13 @@ def test_load_directory_reports_each_file_and_keeps_going(tmp_path: Path, trust:
         ("e.unknown.ecsl", StatusListReason.UNKNOWN_KEY),
         ("f.folder.ecsl", StatusListReason.UNREADABLE),
     ]
-    assert cache.get(ISSUER_REF, 0).sequence == 4  # type: ignore[union-attr]
+    assert cache.get(SCOPE, 0).sequence == 4  # type: ignore[union-attr]
 
     (tmp_path / "b.0.ecsl").write_bytes(signed(build(10), sequence=2))
     again = cache.load_directory(tmp_path, trust)
     assert ("a.0.ecsl", StatusListReason.ROLLBACK) in [(path.name, error.reason) for path, error in again.errors]
     assert [path.name for path in again.unchanged] == ["b.0.ecsl", "c.1.ecsl"]
-    assert cache.get(ISSUER_REF, 0).sequence == 4  # type: ignore[union-attr]
+    assert cache.get(SCOPE, 0).sequence == 4  # type: ignore[union-attr]
 
 
 def test_load_directory_refuses_two_lists_under_one_sequence(tmp_path: Path, trust: TrustStore) -> None:

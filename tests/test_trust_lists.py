@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     ErrorCode,
     Issuer,
     IssuerName,
@@ -66,6 +67,7 @@ def code(keys: dict[str, SigningKey], issuer: str = "issuer", issued_at: dt.date
         "driving-licence",
         CLAIMS,
         holder_key=keys["holder"].public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=NOW - 30 * DAY,
         valid_until=NOW + 300 * DAY,
         now=issued_at,
@@ -307,3 +309,16 @@ def test_cli_retire_and_compromise(keys: dict[str, SigningKey], tmp_path: Path) 
         main(["trust", "compromise", "--store", str(store_path), "--kid", kid, "--since", "2026-11-20T00:00:00Z"]) == 0
     )
     assert main(["trust", "retire", "--store", str(store_path), "--kid", kid, "--since", "2026-11-21T00:00:00Z"]) == 2
+
+
+def test_cli_refuses_an_issuer_id_in_the_kid_namespace(keys: dict[str, SigningKey], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """``kid:<hex>`` names a key without an issuer id; declaring it would let another key speak for that one."""
+    (tmp_path / "issuer-2.pub.pem").write_bytes(keys["issuer-2"].public_key.to_pem())
+    store = tmp_path / "store.json"
+    impostor = f"kid:{keys['issuer'].public_key.kid.hex()}"
+    code = main(["trust", "add", "--store", str(store), "--key", str(tmp_path / "issuer-2.pub.pem"), "--issuer-id",
+                 impostor, "--issuer-zh", "某市场监督管理局", "--types", "business-licence",
+                 "--valid-from", "2026-01-01T00:00:00Z", "--valid-until", "2030-01-01T00:00:00Z"])  # fmt: skip
+    assert code == 2 and "reserved" in capsys.readouterr().err
+    assert not store.exists()

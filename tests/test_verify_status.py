@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     ErrorCode,
     Issuer,
     IssuerName,
@@ -48,6 +49,7 @@ def world() -> dict[str, object]:
             "driving-licence",
             CLAIMS,
             holder_key=holder_key.public_key,
+            possession=ATTESTED_OUT_OF_BAND,
             valid_from=NOW - HOUR,
             valid_until=NOW + 100 * HOUR,
             now=NOW - HOUR,
@@ -133,7 +135,13 @@ def test_credentials_without_a_status_reference_need_no_list(world: dict[str, ob
     issuer_key = world["issuer_key"]
     holder = SigningKey.generate("ES256")
     credential = Issuer(issuer_key).issue(  # type: ignore[arg-type]
-        "driving-licence", CLAIMS, holder_key=holder.public_key, valid_from=NOW - HOUR, valid_until=NOW + HOUR, now=NOW
+        "driving-licence",
+        CLAIMS,
+        holder_key=holder.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
+        valid_from=NOW - HOUR,
+        valid_until=NOW + HOUR,
+        now=NOW,
     )
     verdict = Verifier(world["trust"]).verify(present(credential, holder, now=NOW), now=NOW)  # type: ignore[arg-type]
     assert verdict.status is None
