@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from econsent import (  # noqa: E402
+    ATTESTED_OUT_OF_BAND,
     Issuer,
     SigningKey,
     _vault,
@@ -94,6 +95,7 @@ def build(path: Path, count: int) -> tuple[str, float]:
             credential_type,
             claims,
             holder_key=key,
+            possession=ATTESTED_OUT_OF_BAND,  # the wallet made the key itself
             valid_from=NOW - dt.timedelta(days=30),
             valid_until=NOW + dt.timedelta(days=3650),
             now=NOW - dt.timedelta(days=30),

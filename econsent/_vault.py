@@ -1,8 +1,14 @@
 """The encrypted wallet file: byte format, key derivation, sealing, atomic storage and the writer lock.
 
-A vault is a fixed 76-byte header followed by AES-256-GCM ciphertext of a msgpack body (the exact
+A vault is a fixed 100-byte header followed by AES-256-GCM ciphertext of a msgpack body (the exact
 layout is in ``docs/wallet.md``). The key comes from the passphrase through scrypt, whose parameters
 and salt are in the header, bounded on read so a hostile file cannot make us allocate gigabytes.
+
+The header also carries the wallet's id and a generation counter that every write increases. The whole
+header is the AEAD's associated data, so neither can be changed without the key: a reader can tell
+another wallet's file (same passphrase or not) and an older copy of its own from the file it expects.
+Format 1 files (76-byte header, no id or generation) are still read, as generation 0, and are
+written as format 2 by the next change.
 
 Damage and a wrong passphrase are told apart in three layers, each checked before the next:
 
@@ -67,6 +73,8 @@ __all__ = [
     "WalletExistsError",
     "WalletLockedError",
     "WalletNotFoundError",
+    "WalletRolledBackError",
+    "WalletSwappedError",
     "WrongPassphraseError",
     "derive_key",
     "new_key",
@@ -77,8 +85,10 @@ __all__ = [
 ]
 
 MAGIC = b"\x89ECW\r\n\x1a\n"
-FORMAT_VERSION = 1
-HEADER_BYTES = 76
+FORMAT_VERSION = 2
+HEADER_BYTES = 100
+WALLET_ID_BYTES = 16
+MAX_GENERATION = 2**64 - 1
 MAX_VAULT_BYTES = 64 * 1024 * 1024
 MAX_BODY_ITEMS = 20_000
 MAX_BODY_BIN = 64 * 1024
@@ -93,6 +103,9 @@ _KEY_CHECK_BYTES = 16
 _CHECKSUM_BYTES = 8
 # magic, version, header length, kind, kdf id, log2 N, r, p, aead id, reserved, salt, nonce, body length, key check
 _HEADER = struct.Struct(">8sHHBBBBBBH16s12sI16s")
+# format 2 only, after those: the wallet id and the generation. The 8-byte checksum ends the header in both.
+_LINEAGE = struct.Struct(">16sQ")
+_HEADER_LENGTHS = {1: _HEADER.size + 8, FORMAT_VERSION: _HEADER.size + _LINEAGE.size + 8}
 _KEY_CHECK_CONTEXT = b"econsent/wallet v1 key check\x00"
 _PREFIX_BYTES = 12  # magic, version and header length: the same in every format version
 
@@ -121,6 +134,8 @@ class WalletErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     EXISTS = "EXISTS"
     CHANGED = "CHANGED"
+    SWAPPED = "SWAPPED"
+    ROLLED_BACK = "ROLLED_BACK"
     STORAGE = "STORAGE"
     NO_SUCH_ENTRY = "NO_SUCH_ENTRY"
     AMBIGUOUS_ENTRY = "AMBIGUOUS_ENTRY"
@@ -145,6 +160,8 @@ _SENTENCES: dict[WalletErrorCode, str] = {
     WalletErrorCode.NOT_FOUND: "There is no wallet here.",
     WalletErrorCode.EXISTS: "A wallet already exists here.",
     WalletErrorCode.CHANGED: "The wallet was re-encrypted by another program; open it again.",
+    WalletErrorCode.SWAPPED: "The wallet file belongs to another wallet; restore this wallet's file or a backup.",
+    WalletErrorCode.ROLLED_BACK: "The wallet file was replaced by an older copy of it; it was left as it is.",
     WalletErrorCode.STORAGE: "The wallet could not be read or written.",
     WalletErrorCode.NO_SUCH_ENTRY: "The wallet holds no such credential.",
     WalletErrorCode.AMBIGUOUS_ENTRY: "Several credentials match; give more of the id.",
@@ -230,6 +247,18 @@ class WalletChangedError(WalletError):
     """Another program re-encrypted the wallet (new passphrase or parameters) since it was opened."""
 
     default_code = WalletErrorCode.CHANGED
+
+
+class WalletSwappedError(WalletError):
+    """The file is another wallet's (another id) than the one opened or expected: never read or written over."""
+
+    default_code = WalletErrorCode.SWAPPED
+
+
+class WalletRolledBackError(WalletError):
+    """The file is an older copy of this wallet (a lower generation than one already seen): never written over."""
+
+    default_code = WalletErrorCode.ROLLED_BACK
 
 
 class StorageError(WalletError):
@@ -325,14 +354,22 @@ def new_key(passphrase: str | bytes, params: ScryptParams = DEFAULT_KDF) -> Vaul
 
 @dataclass(frozen=True, slots=True)
 class VaultHeader:
-    """A parsed, checksum-verified v1 header. ``raw`` is the 76 bytes, the AEAD's associated data."""
+    """A parsed, checksum-verified header. ``raw`` is all of its bytes, the AEAD's associated data.
 
+    ``wallet_id`` and ``generation`` are authenticated only once :func:`unseal` has succeeded; before
+    that they are what an intact header claims (a changed value fails the AEAD tag). A format 1 header
+    has no id (``None``) and generation 0.
+    """
+
+    version: int
     kind: VaultKind
     params: ScryptParams
     salt: bytes
     nonce: bytes
     body_length: int
     key_check: bytes
+    wallet_id: bytes | None
+    generation: int
     raw: bytes
 
 
@@ -340,24 +377,35 @@ def _checksum(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()[:_CHECKSUM_BYTES]
 
 
-def _pack_header(kind: VaultKind, key: VaultKey, nonce: bytes, body_length: int) -> bytes:
+def _pack_header(
+    kind: VaultKind,
+    key: VaultKey,
+    nonce: bytes,
+    body_length: int,
+    wallet_id: bytes = bytes(WALLET_ID_BYTES),
+    generation: int = 0,
+) -> bytes:
+    """A format 2 header (the id and generation default to zero for harnesses that seal raw plaintext)."""
+    if len(wallet_id) != WALLET_ID_BYTES or not 0 <= generation <= MAX_GENERATION:
+        raise ValueError(f"a vault needs a {WALLET_ID_BYTES}-byte wallet id and a generation of 0 to 2**64 - 1")
     p = key.params
     fields = _HEADER.pack(
         MAGIC, FORMAT_VERSION, HEADER_BYTES, kind, _KDF_SCRYPT, p.log2_n, p.r, p.p, _AEAD_AES256GCM, 0,
         key.salt, nonce, body_length, key._check,
-    )  # fmt: skip
+    ) + _LINEAGE.pack(wallet_id, generation)  # fmt: skip
     return fields + _checksum(fields)
 
 
-def seal(body: Any, key: VaultKey, kind: VaultKind) -> bytes:
-    """Encrypt a msgpack-able body into vault bytes, under a fresh random nonce.
+def seal(body: Any, key: VaultKey, kind: VaultKind, *, wallet_id: bytes, generation: int) -> bytes:
+    """Encrypt a msgpack-able body into vault bytes, under a fresh random nonce, with the wallet's id
+    and generation in the authenticated header.
 
     The result is read back (header, key check, decryption, decoding under the read limits) before it
     is returned, so nothing ever writes a vault that could not be opened again.
     """
     plaintext = msgpack.packb(body, use_bin_type=True)
     nonce = os.urandom(_NONCE_BYTES)
-    header = _pack_header(kind, key, nonce, len(plaintext) + _TAG_BYTES)
+    header = _pack_header(kind, key, nonce, len(plaintext) + _TAG_BYTES, wallet_id, generation)
     data = header + AESGCM(key._encryption).encrypt(nonce, plaintext, header)
     if len(data) > MAX_VAULT_BYTES:
         raise WalletError(f"the wallet would take {len(data)} bytes, more than {MAX_VAULT_BYTES}", code=_LIMITS)
@@ -389,7 +437,8 @@ def read_header(data: bytes, *, source: str = "") -> VaultHeader:
     if size < _PREFIX_BYTES:
         raise TruncatedWalletError(f"{size} bytes, shorter than any header", source=source)
     version, header_length = struct.unpack_from(">HH", data, len(MAGIC))
-    if version == FORMAT_VERSION and header_length != HEADER_BYTES:
+    known_length = _HEADER_LENGTHS.get(version)
+    if known_length is not None and header_length != known_length:
         raise CorruptWalletError("the header length field is damaged", source=source)
     if not _PREFIX_BYTES + _CHECKSUM_BYTES <= header_length <= 4096:
         raise CorruptWalletError("the header length field is damaged", source=source)
@@ -398,13 +447,17 @@ def read_header(data: bytes, *, source: str = "") -> VaultHeader:
     fields, checksum = data[: header_length - _CHECKSUM_BYTES], data[header_length - _CHECKSUM_BYTES : header_length]
     if not hmac.compare_digest(_checksum(fields), checksum):
         raise CorruptWalletError("the header checksum does not match", source=source)
-    if version != FORMAT_VERSION:
+    if known_length is None:
         raise UnsupportedWalletVersionError(
-            f"format version {version}; this version of econsent reads version {FORMAT_VERSION}", source=source
+            f"format version {version}; this version of econsent reads versions 1 to {FORMAT_VERSION}", source=source
         )
     (_, _, _, kind, kdf_id, log2_n, r, p, aead_id, reserved, salt, nonce, body_length, key_check) = _HEADER.unpack_from(
         data
     )
+    wallet_id: bytes | None = None
+    generation = 0
+    if version != 1:
+        wallet_id, generation = _LINEAGE.unpack_from(data, _HEADER.size)
     if kdf_id != _KDF_SCRYPT or aead_id != _AEAD_AES256GCM or reserved != 0 or kind not in _KINDS:
         raise UnsupportedWalletVersionError(
             f"kind {kind}, KDF {kdf_id}, cipher {aead_id}, flags {reserved}: not known to this version", source=source
@@ -415,12 +468,15 @@ def read_header(data: bytes, *, source: str = "") -> VaultHeader:
         raise CorruptWalletError(str(exc), code=WalletErrorCode.LIMITS_EXCEEDED, source=source) from None
     if body_length < _TAG_BYTES:
         raise CorruptWalletError("the ciphertext length field is damaged", source=source)
-    expected = HEADER_BYTES + body_length
+    expected = header_length + body_length
     if size < expected:
         raise TruncatedWalletError(f"{size} bytes, the header announces {expected}", source=source)
     if size > expected:
         raise CorruptWalletError(f"{size - expected} unexpected bytes after the ciphertext", source=source)
-    return VaultHeader(VaultKind(kind), params, salt, nonce, body_length, key_check, data[:HEADER_BYTES])
+    return VaultHeader(
+        version, VaultKind(kind), params, salt, nonce, body_length, key_check, wallet_id, generation,
+        data[:header_length],
+    )  # fmt: skip
 
 
 def unseal(data: bytes, header: VaultHeader, key: VaultKey, *, source: str = "") -> Any:
@@ -428,7 +484,7 @@ def unseal(data: bytes, header: VaultHeader, key: VaultKey, *, source: str = "")
     if not hmac.compare_digest(key._check, header.key_check):
         raise WrongPassphraseError(source=source)
     try:
-        plaintext = AESGCM(key._encryption).decrypt(header.nonce, data[HEADER_BYTES:], header.raw)
+        plaintext = AESGCM(key._encryption).decrypt(header.nonce, data[len(header.raw) :], header.raw)
     except InvalidTag:
         raise CorruptWalletError("the encrypted contents fail authentication", source=source) from None
     try:

@@ -27,6 +27,8 @@ from . import _disclosure
 from ._envelope import sign_presentation
 from ._vault import (
     DEFAULT_KDF,
+    MAX_GENERATION,
+    WALLET_ID_BYTES,
     CorruptWalletError,
     EmptyWalletError,
     FileStorage,
@@ -37,6 +39,7 @@ from ._vault import (
     StorageError,
     TruncatedWalletError,
     UnsupportedWalletVersionError,
+    VaultHeader,
     VaultKey,
     VaultKind,
     WalletChangedError,
@@ -45,6 +48,8 @@ from ._vault import (
     WalletExistsError,
     WalletLockedError,
     WalletNotFoundError,
+    WalletRolledBackError,
+    WalletSwappedError,
     WrongPassphraseError,
     derive_key,
     new_key,
@@ -67,6 +72,7 @@ from ._wire import (
 from .errors import CredentialError, KeyLoadError, VerificationError
 from .keys import Algorithm, PublicKey, Signer, SigningKey
 from .model import Credential, Instant, IssuerName, StatusReference, from_unix, to_unix
+from .possession import PossessionProof, prove_possession
 from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
 from .trust import TrustStore
 
@@ -102,6 +108,8 @@ __all__ = [
     "WalletExistsError",
     "WalletLockedError",
     "WalletNotFoundError",
+    "WalletRolledBackError",
+    "WalletSwappedError",
     "WrongPassphraseError",
     "present",
     "read_credential_unverified",
@@ -262,6 +270,7 @@ MAX_KEY_REF_CHARS = 256
 MAX_ENTRIES = 5_000
 MAX_KEYS = 10_000
 _ENTRY_ID_BYTES = 6
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
 
@@ -622,11 +631,16 @@ class Wallet:
     Every change is one transaction: take the storage's writer lock, re-read the stored wallet (so
     changes by another process are kept), apply the change, write atomically, release. Reads use the
     state last loaded; :meth:`refresh` reloads it. Thread-safe.
+
+    Every write raises the file's :attr:`generation`. The object never accepts, and so never writes
+    over, a file of another wallet (:class:`WalletSwappedError`) or one that is not later than the one
+    it holds (:class:`WalletRolledBackError`); it then keeps the state it holds (see ``docs/wallet.md``).
     """
 
     __slots__ = (
         "_credentials",
         "_data",
+        "_generation",
         "_key",
         "_lock",
         "_signer_cache",
@@ -643,6 +657,7 @@ class Wallet:
         key: VaultKey,
         state: _State,
         data: bytes,
+        generation: int,
         *,
         signers: SignerProvider | Mapping[str, Signer] | None,
         trust: TrustStore | None,
@@ -653,6 +668,7 @@ class Wallet:
         self._key = key
         self._state = state
         self._data = data
+        self._generation = generation
         self._signers: SignerProvider | None = _MappingProvider(signers) if isinstance(signers, Mapping) else signers
         self._trust = trust
         self._types = types
@@ -689,10 +705,10 @@ class Wallet:
         with storage.lock():
             if storage.read() is not None:
                 raise WalletExistsError(source=str(storage))
-            data = seal(state.to_body(), key, VaultKind.WALLET)
+            data = seal(state.to_body(), key, VaultKind.WALLET, wallet_id=state.wallet_id, generation=1)
             storage.write(data)
         _log.debug("created wallet %s (%s holder keys)", storage, mode.value)
-        return cls(storage, key, state, data, signers=signers, trust=trust, types=types)
+        return cls(storage, key, state, data, 1, signers=signers, trust=trust, types=types)
 
     @classmethod
     def open(
@@ -700,17 +716,28 @@ class Wallet:
         storage: Storage,
         passphrase: str | bytes,
         *,
+        expected_id: str | None = None,
+        min_generation: int = 0,
         signers: SignerProvider | Mapping[str, Signer] | None = None,
         trust: TrustStore | None = None,
         types: TypeRegistry = BUILTIN_TYPES,
     ) -> Wallet:
         """Open a wallet. Each failure has its own error: :class:`WalletNotFoundError`, :class:`WrongPassphraseError`,
         :class:`EmptyWalletError`, :class:`TruncatedWalletError`, :class:`CorruptWalletError`, :class:`NotAWalletError`,
-        :class:`UnsupportedWalletVersionError`. Opening never writes.
+        :class:`UnsupportedWalletVersionError`, :class:`WalletSwappedError`, :class:`WalletRolledBackError`.
+        Opening never writes.
 
+        ``expected_id`` (the :attr:`wallet_id` the app kept) refuses another wallet's file, whatever its
+        passphrase; ``min_generation`` (the highest :attr:`generation` the app kept) refuses an older
+        copy of this one. Keep both outside the file, in the platform keystore or app preferences.
         ``signers`` resolves external key references; ``trust`` names issuers; ``types`` adds
         deployment credential types.
         """
+        pinned = _wallet_id_from_hex(expected_id)
+        if isinstance(min_generation, bool) or not isinstance(min_generation, int):
+            raise ValueError("min_generation is an integer (a Wallet.generation the app kept)")
+        if not 0 <= min_generation <= MAX_GENERATION:
+            raise ValueError("min_generation is 0 to 2**64 - 1")
         source = str(storage)
         data = storage.read()
         if data is None:
@@ -720,17 +747,50 @@ class Wallet:
             raise NotAWalletError(
                 "this is a wallet backup: import it into a wallet", code=WalletErrorCode.WRONG_KIND, source=source
             )
+        # Before the KDF, so a swapped or older file is named as such whatever its passphrase; the AEAD
+        # then authenticates the header these values came from.
+        _check_id(header.wallet_id, pinned, source)
+        _check_generation(header.generation, min_generation, source)
         key = derive_key(passphrase, header.params, header.salt)
-        state = _State.from_body(unseal(data, header, key, source=source), source)
-        _log.debug("opened wallet %s: %d entries", storage, len(state.entries))
-        return cls(storage, key, state, data, signers=signers, trust=trust, types=types)
+        state = _read_state(data, header, key, source)
+        _check_id(state.wallet_id, pinned, source)  # a format 1 file has its id only here
+        _log.debug("opened wallet %s: %d entries, generation %d", storage, len(state.entries), header.generation)
+        return cls(storage, key, state, data, header.generation, signers=signers, trust=trust, types=types)
+
+    @property
+    def generation(self) -> int:
+        """How many times the wallet file has been written, as this object last read or wrote it (0: a
+        format 1 file not rewritten yet). Keep the highest value seen, outside the file, and pass it to
+        :meth:`open` as ``min_generation``: that refuses an older copy put back between two runs of the app."""
+        return self._generation
 
     def refresh(self) -> None:
-        """Reload the wallet from storage (to see changes made by another process)."""
+        """Reload the wallet from storage (to see changes made by another process).
+
+        Another wallet's file or an older copy of this one raises :class:`WalletSwappedError` or
+        :class:`WalletRolledBackError` and leaves this object's state as it was.
+        """
         with self._lock:
             self._load_current()
 
+    def replace_older_file(self) -> bool:
+        """After :class:`WalletRolledBackError`: write the wallet this object holds over the older copy in
+        storage, at a generation above both. False, and nothing written, when storage holds no older copy
+        (another error, such as :class:`WalletSwappedError`, is raised as by :meth:`refresh`).
+
+        Entries only the older copy holds (credentials removed since) are not brought back; to merge
+        them anyway, read the older bytes first and :meth:`import_backup` them after this call.
+        """
+        with self._lock, self._storage.lock():
+            try:
+                self._load_current()
+            except WalletRolledBackError:
+                self._write(self._state, self._key)
+                return True
+            return False
+
     def _load_current(self) -> _State:
+        """The stored state: the one held if the bytes are unchanged, else the later generation stored."""
         source = str(self._storage)
         data = self._storage.read()
         if data is None:
@@ -742,10 +802,16 @@ class Wallet:
             raise NotAWalletError(
                 "the wallet was replaced by another file", code=WalletErrorCode.WRONG_KIND, source=source
             )
-        if not self._key.matches(header):
+        _check_id(header.wallet_id, self._state.wallet_id, source)
+        # Other bytes than those held must be a later generation (format 1 files have none to compare).
+        floor = self._generation + 1 if self._generation else 0
+        if not self._key.matches(header):  # an older copy under an earlier passphrase, or re-encrypted elsewhere
+            _check_generation(header.generation, floor, source)
             raise WalletChangedError(source=source)
-        state = _State.from_body(unseal(data, header, self._key, source=source), source)
-        self._state, self._data = state, data
+        state = _read_state(data, header, self._key, source)  # damage is reported as damage, before lineage
+        _check_id(state.wallet_id, self._state.wallet_id, source)
+        _check_generation(header.generation, floor, source)
+        self._state, self._data, self._generation = state, data, header.generation
         self._credentials.clear()
         return state
 
@@ -755,11 +821,22 @@ class Wallet:
             state = self._load_current().copy()
             result, changed = apply(state)
             if changed:
-                data = seal(state.to_body(), self._key, VaultKind.WALLET)
-                self._storage.write(data)
-                self._state, self._data = state, data
-                _log.debug("wrote wallet %s: %d entries, %d bytes", self._storage, len(state.entries), len(data))
+                self._write(state, self._key)
             return result
+
+    def _write(self, state: _State, key: VaultKey) -> None:
+        """Seal ``state`` at the next generation and write it; call under both locks."""
+        generation = self._generation + 1
+        data = seal(state.to_body(), key, VaultKind.WALLET, wallet_id=state.wallet_id, generation=generation)
+        self._storage.write(data)
+        self._state, self._data, self._generation, self._key = state, data, generation, key
+        _log.debug(
+            "wrote wallet %s: %d entries, %d bytes, generation %d",
+            self._storage,
+            len(state.entries),
+            len(data),
+            generation,
+        )
 
     # --- holder keys ----------------------------------------------------------------------------
 
@@ -796,6 +873,19 @@ class Wallet:
             self._change(apply)
             _log.debug("new %s holder key %s", alg.value, record.key_id)
             return PublicKey.from_raw(alg, record.public)
+
+    def prove_possession(self, public_key: PublicKey, challenge: bytes, *, issuer_kid: bytes) -> PossessionProof:
+        """Sign the issuer's ``challenge`` with the held key ``public_key`` (from :meth:`new_holder_key`),
+        proving to the issuer with key id ``issuer_kid`` that this wallet controls the key to be bound."""
+        with self._lock:
+            record = self._state.keys.get(public_key.kid.hex())
+        if record is None or record.algorithm is not public_key.algorithm or record.public != public_key.raw:
+            raise HolderKeyError("the wallet holds no such key")
+        try:
+            signer = SigningKey.from_pem(record.private_pem)
+        except KeyLoadError as exc:
+            raise CorruptWalletError("a stored holder key cannot be loaded", source=str(self._storage)) from exc
+        return prove_possession(signer, challenge, issuer_kid=issuer_kid)
 
     def pending_keys(self) -> list[PublicKey]:
         """Holder keys made by :meth:`new_holder_key` that no credential uses yet."""
@@ -1144,7 +1234,9 @@ class Wallet:
         backup_key = new_key(backup_passphrase, kdf)
         with self._lock:
             state = self._load_current()
-            data = seal(state.to_body(), backup_key, VaultKind.BACKUP)
+            data = seal(
+                state.to_body(), backup_key, VaultKind.BACKUP, wallet_id=state.wallet_id, generation=self._generation
+            )
         _log.debug("exported a backup of %d entries", len(state.entries))
         return data
 
@@ -1153,7 +1245,7 @@ class Wallet:
         credential bytes) are skipped; others keep their ids unless taken. Errors as for :meth:`open`."""
         header = read_header(data, source="backup")
         key = derive_key(backup_passphrase, header.params, header.salt)
-        incoming = _State.from_body(unseal(data, header, key, source="backup"), "backup")
+        incoming = _read_state(data, header, key, "backup")
 
         def apply(state: _State) -> tuple[ImportReport, bool]:
             _check_room(state, entries=len(incoming.entries), keys=len(incoming.keys))
@@ -1180,14 +1272,42 @@ class Wallet:
         """Re-encrypt the wallet under a new passphrase (fresh salt; ``kdf`` defaults to the current cost)."""
         key = new_key(new_passphrase, kdf or self._key.params)
         with self._lock, self._storage.lock():
-            state = self._load_current()
-            data = seal(state.to_body(), key, VaultKind.WALLET)
-            self._storage.write(data)
-            self._key, self._data = key, data
+            self._write(self._load_current(), key)
         _log.debug("changed the passphrase of wallet %s", self._storage)
 
     def __repr__(self) -> str:
         return f"Wallet({self._storage!r}, {len(self._state.entries)} entries, {self._state.key_mode.value} keys)"
+
+
+def _read_state(data: bytes, header: VaultHeader, key: VaultKey, source: str) -> _State:
+    """Decrypt and check vault bytes; a format 2 header must name the wallet its body holds."""
+    state = _State.from_body(unseal(data, header, key, source=source), source)
+    if header.wallet_id is not None and header.wallet_id != state.wallet_id:
+        raise CorruptWalletError("the header and the contents name different wallets", source=source)
+    return state
+
+
+def _check_id(found: bytes | None, expected: bytes | None, source: str) -> None:
+    """Refuse another wallet's file (either id may be unknown: a format 1 header, an app that pins none)."""
+    if found is not None and expected is not None and found != expected:
+        raise WalletSwappedError(f"the file is wallet {found.hex()}, not {expected.hex()}", source=source)
+
+
+def _check_generation(found: int, floor: int, source: str) -> None:
+    """Refuse an older copy of the wallet: a file whose generation is below ``floor``."""
+    if found < floor:
+        raise WalletRolledBackError(
+            f"the file is at generation {found}; this app needs generation {floor} or later", source=source
+        )
+
+
+def _wallet_id_from_hex(text: str | None) -> bytes | None:
+    """The bytes of a :attr:`Wallet.wallet_id` an app kept; exactly its hex digits, nothing else."""
+    if text is None:
+        return None
+    if not isinstance(text, str) or len(text) != 2 * WALLET_ID_BYTES or not set(text) <= _HEX_DIGITS:
+        raise ValueError(f"a wallet id is {2 * WALLET_ID_BYTES} hex digits (Wallet.wallet_id)")
+    return bytes.fromhex(text)
 
 
 def _check_room(state: _State, *, entries: int, keys: int) -> None:

@@ -26,6 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     ClaimKind,
     ClaimSpec,
     CredentialType,
@@ -232,6 +233,7 @@ def test_memory_per_verification_of_a_maximal_payload_is_bounded(
         "largest",
         claims,
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=now,
         valid_until=now + dt.timedelta(days=1),
         now=now,
@@ -287,6 +289,7 @@ def test_a_presentation_too_large_for_a_code_is_refused_by_the_holder(
         "largest",
         claims,
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=now,
         valid_until=now + dt.timedelta(days=1),
         now=now,
@@ -448,7 +451,7 @@ def _header_bytes(log2_n: int, r: int, p: int) -> bytes:
     fields = struct.pack(
         ">8sHHBBBBBBH16s12sI16s",
         _vault.MAGIC,
-        1,
+        _vault.FORMAT_VERSION,
         _vault.HEADER_BYTES,
         1,
         1,
@@ -461,7 +464,7 @@ def _header_bytes(log2_n: int, r: int, p: int) -> bytes:
         bytes(12),
         16,
         bytes(16),
-    )
+    ) + _vault._LINEAGE.pack(bytes(_vault.WALLET_ID_BYTES), 1)
     import hashlib
 
     return fields + hashlib.sha256(fields).digest()[:8]
@@ -555,13 +558,16 @@ def test_decompression_bomb_images_are_refused_before_decoding(
 
 
 def test_image_just_inside_the_pixel_limit_gets_past_the_size_checks() -> None:
-    """6,324 x 6,324 is 39,992,976 pixels: allowed, so this tiny file fails later, as truncated pixel data."""
+    """4,096 x 4,096 is 16,777,216 pixels: allowed, so this tiny file fails later, as truncated pixel data."""
     from econsent import qr
 
-    assert 6324 * 6324 <= qr.MAX_IMAGE_PIXELS < 6325 * 6325
+    assert qr.MAX_IMAGE_PIXELS == 4096 * 4096
     with pytest.raises(qr.QRError) as caught:
-        qr.scan(png_claiming(6324, 6324))
+        qr.scan(png_claiming(4096, 4096))
     assert "limit" not in str(caught.value)
+    with pytest.raises(qr.ImageRefusedError, match="limit") as refused:
+        qr.scan(png_claiming(4097, 4096))
+    assert refused.value.reason is qr.ImageRefusal.TOO_MANY_PIXELS
 
 
 def test_image_files_over_20_mb_are_refused_without_reading_them_whole(tmp_path: Path) -> None:

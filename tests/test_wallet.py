@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     Algorithm,
     CredentialError,
     EconsentError,
@@ -192,6 +193,7 @@ def issue(issuer: Issuer, licence_claims: Mapping[str, Any]) -> Callable[..., by
                 credential_type,
                 licence_claims if claims is None else claims,
                 holder_key=holder,
+                possession=None if holder is None else ATTESTED_OUT_OF_BAND,
                 valid_from=valid_from,
                 valid_until=valid_until,
                 now=ISSUED,
@@ -221,12 +223,12 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def rewrite_header(data: bytes, **changes: int) -> bytes:
     """The file with header fields changed and the header checksum recomputed (a well-formed file)."""
     offsets = {"version": (8, ">H"), "kind": (12, "B"), "kdf": (13, "B"), "log2_n": (14, "B"), "r": (15, "B")}
-    offsets |= {"aead": (17, "B"), "reserved": (18, ">H")}
+    offsets |= {"aead": (17, "B"), "reserved": (18, ">H"), "generation": (84, ">Q")}
     raw = bytearray(data)
     for name, value in changes.items():
         offset, fmt = offsets[name]
         struct.pack_into(fmt, raw, offset, value)
-    raw[68:76] = hashlib.sha256(bytes(raw[:68])).digest()[:8]
+    raw[92:100] = hashlib.sha256(bytes(raw[:92])).digest()[:8]
     return bytes(raw)
 
 
@@ -808,13 +810,14 @@ def test_empty_file(path: Path) -> None:
 
 
 def test_truncated_file(path: Path, sealed: bytes) -> None:
-    for length in (1, 4, 7, 8, 11, 12, 20, 47, 75, 76, 77, 200, len(sealed) - 17, len(sealed) - 16, len(sealed) - 1):
+    for length in (1, 4, 7, 8, 11, 12, 20, 47, 75, 76, 77, 99, 100, 101, 200, len(sealed) - 16, len(sealed) - 1):
         error = assert_open_fails(path, sealed[:length], TruncatedWalletError)
         assert error.code is WalletErrorCode.TRUNCATED
 
 
-# Byte classes of the v1 layout (docs/wallet.md): magic 0-7, version 8-9, header length 10-11, kind and
-# algorithms 12-19, salt 20-35, nonce 36-47, body length 48-51, key check 52-67, checksum 68-75.
+# Byte classes of the format 2 layout (docs/wallet.md): magic 0-7, version 8-9, header length 10-11, kind and
+# algorithms 12-19, salt 20-35, nonce 36-47, body length 48-51, key check 52-67, wallet id 68-83,
+# generation 84-91, checksum 92-99.
 HEADER_CLASSES = {
     "magic": range(0, 8),
     "version": range(8, 10),
@@ -824,14 +827,16 @@ HEADER_CLASSES = {
     "nonce": range(36, 48),
     "body-length": range(48, 52),
     "key-check": range(52, 68),
-    "checksum": range(68, 76),
+    "wallet-id": range(68, 84),
+    "generation": range(84, 92),
+    "checksum": range(92, 100),
 }
 
 
 @pytest.mark.parametrize("part", [*HEADER_CLASSES, "ciphertext", "tag"])
 def test_flipped_byte_is_damage_not_a_wrong_passphrase(path: Path, sealed: bytes, part: str) -> None:
     if part == "ciphertext":
-        positions: range | list[int] = list(range(76, len(sealed) - 16, 37))
+        positions: range | list[int] = list(range(100, len(sealed) - 16, 37))
     elif part == "tag":
         positions = range(len(sealed) - 16, len(sealed))
     else:
@@ -851,8 +856,8 @@ def test_wrong_passphrase_wins_over_damaged_contents(path: Path, sealed: bytes) 
 
 
 def test_newer_format_version(path: Path, sealed: bytes) -> None:
-    error = assert_open_fails(path, rewrite_header(sealed, version=2), UnsupportedWalletVersionError)
-    assert error.code is WalletErrorCode.UNSUPPORTED_VERSION and "format version 2" in str(error)
+    error = assert_open_fails(path, rewrite_header(sealed, version=3), UnsupportedWalletVersionError)
+    assert error.code is WalletErrorCode.UNSUPPORTED_VERSION and "format version 3" in str(error)
     for change in ({"kdf": 2}, {"aead": 9}, {"reserved": 1}, {"kind": 7}):
         assert_open_fails(path, rewrite_header(sealed, **change), UnsupportedWalletVersionError)
 

@@ -14,7 +14,10 @@ fsync), so kills land before, inside and after writes. After each kill it opens 
   between its rename and its print);
 * the last acknowledged credential can still be presented (its holder key is intact);
 * at most one temporary file was left behind (a kill between creating it and the rename), and the next
-  write removes it.
+  write removes it;
+* the file's generation never went back (it opens with ``min_generation`` = the generation seen at the
+  previous check) and equals the number of writes: every acknowledged write, plus the interrupted write
+  that completed, plus the checks' own clean-up writes, each counted once.
 
 Two ways to start writers: ``python -c WRITER`` per kill (the whole interpreter start-up, 20 kills), and a
 fork server started with ``python -c`` that has imported econsent once and forks a fresh writer process
@@ -51,7 +54,7 @@ LINE_TIMEOUT = 20.0
 
 WRITER = r"""
 import datetime as dt, os, sys
-from econsent import Issuer, SigningKey
+from econsent import ATTESTED_OUT_OF_BAND, Issuer, SigningKey
 from econsent.wallet import FileStorage, ScryptParams, Wallet
 
 NOW = dt.datetime(2025, 6, 1, 8, 30, tzinfo=dt.UTC)
@@ -68,7 +71,8 @@ def write(path, first_serial, count, passphrase):
         credential = ISSUER.issue(
             "driving-licence",
             {"family_name": "张", "given_name": "伟", "licence_number": f"{serial:018d}"},
-            holder_key=key, valid_from=NOW, valid_until=NOW + dt.timedelta(days=365), now=NOW, serial=serial,
+            holder_key=key, possession=ATTESTED_OUT_OF_BAND, valid_from=NOW, valid_until=NOW + dt.timedelta(days=365),
+            now=NOW, serial=serial,
         )
         entry_id = wallet.add(credential.encoded)
         say(f"ADD {serial} {entry_id}")
@@ -146,13 +150,17 @@ class Ledger:
     seen_entries: set[str] = field(default_factory=set)
     seen_keys: set[str] = field(default_factory=set)
     next_serial: int = 1
+    writes: int = 1  # create wrote generation 1
+    generation_seen: int = 1
 
     def record(self, line: str) -> None:
         verb, *rest = line.split()
         if verb == "KEY":
             self.keys.add(rest[0])
+            self.writes += 1
         elif verb == "ADD":
             self.added[rest[1]] = int(rest[0])
+            self.writes += 1
         elif verb == "ERROR":
             raise AssertionError(f"the writer failed: {line}")
         else:
@@ -177,7 +185,8 @@ def new_wallet(folder: Path, number: int) -> Ledger:
 
 
 def check_after_kill(ledger: Ledger, figures: Figures) -> None:
-    wallet = Wallet.open(FileStorage(ledger.path, lock_timeout=0), PASSPHRASE)  # a lock left held would fail here
+    # A lock left held would fail here, and so would a file whose generation went back.
+    wallet = Wallet.open(FileStorage(ledger.path, lock_timeout=0), PASSPHRASE, min_generation=ledger.generation_seen)
     entries = set(wallet.entry_ids)
     missing = set(ledger.added) - entries
     assert not missing, f"acknowledged credentials lost: {missing}"
@@ -194,6 +203,8 @@ def check_after_kill(ledger: Ledger, figures: Figures) -> None:
     new_keys = held_keys - ledger.seen_keys - ledger.keys
     assert len(new_entries) <= 1 and len(new_keys) <= 1, "more unacknowledged writes than one interrupted write"
     figures.unacknowledged_writes_found += len(new_entries) + len(new_keys)
+    ledger.writes += len(new_entries) + len(new_keys)
+    assert wallet.generation == ledger.writes, "the generation does not count every write exactly once"
     ledger.seen_entries |= entries
     ledger.seen_keys |= held_keys
     if ledger.added:
@@ -203,7 +214,9 @@ def check_after_kill(ledger: Ledger, figures: Figures) -> None:
     if temporaries:  # the kill landed between creating the temporary file and renaming it
         figures.leftover_temporaries += 1
         ledger.keys.add(wallet.new_holder_key().kid.hex())  # the next write removes it
+        ledger.writes += 1
         assert not _temporaries(ledger.path)
+    ledger.generation_seen = wallet.generation
     figures.kills += 1
     figures.acknowledged_adds_checked += len(ledger.added)
     figures.acknowledged_keys_checked += len(ledger.keys)
