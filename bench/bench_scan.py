@@ -44,7 +44,7 @@ from camera import CORPUS_RANGES, Scene, blank_frame, corpus_frame, random_scene
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from econsent import Issuer, SigningKey, present, qr, raw_signature_from_der  # noqa: E402
+from econsent import ATTESTED_OUT_OF_BAND, Issuer, SigningKey, present, qr, raw_signature_from_der  # noqa: E402
 from econsent.keys import Algorithm  # noqa: E402
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -121,6 +121,7 @@ def reference_presentation() -> str:
         "driving-licence",
         claims_of(document),
         holder_key=holder_key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,  # the scan is measured, not the issuance
         now=NOW,
         serial=SERIAL,
         valid_from=dt.datetime.fromisoformat(document["valid_from"]),

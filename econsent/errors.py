@@ -17,6 +17,8 @@ __all__ = [
     "CredentialError",
     "EconsentError",
     "ErrorCode",
+    "ImageRefusal",
+    "ImageRefusedError",
     "IssueError",
     "KeyLoadError",
     "MissingDependencyError",
@@ -146,3 +148,27 @@ class QRError(EconsentError):
 
 class MissingDependencyError(EconsentError):
     """An optional dependency is not installed; the message says what to install."""
+
+
+class ImageRefusal(StrEnum):
+    """Why an image was refused before or while its pixels were decoded. The values are stable."""
+
+    FILE_TOO_LARGE = "IMAGE_FILE_TOO_LARGE"
+    TOO_MANY_PIXELS = "IMAGE_TOO_MANY_PIXELS"
+    TOO_MANY_SCANS = "IMAGE_TOO_MANY_SCANS"
+    DEADLINE = "IMAGE_DEADLINE"
+    OUT_OF_MEMORY = "IMAGE_OUT_OF_MEMORY"
+    DECODER_FAILED = "IMAGE_DECODER_FAILED"
+
+
+class ImageRefusedError(QRError):
+    """An image that would cost too much to scan, refused up front or stopped by the scan deadline.
+
+    ``reason`` is machine-readable; the message starts with it, so a verifier that turns this into a
+    ``NO_QR_CODE`` rejection keeps the reason at the front of its detail.
+    """
+
+    def __init__(self, reason: ImageRefusal, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.value}: {detail}")

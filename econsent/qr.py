@@ -15,19 +15,25 @@ so ``import econsent`` stays light.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
 import importlib
 import io
+import json
 import os
+import selectors
+import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
-from econsent.errors import MissingDependencyError, QRError
+from econsent.errors import ImageRefusal, ImageRefusedError, MissingDependencyError, QRError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -36,14 +42,19 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BACKENDS",
     "DEFAULT_BUDGET_MS",
+    "DEFAULT_DEADLINE",
     "ECC_LEVELS",
+    "LARGE_IMAGE_PIXELS",
+    "MAX_DEADLINE",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_IMAGE_SIDE",
+    "MAX_JPEG_SCANS",
     "MAX_TEXT_CHARS",
     "SCAN_PASSES",
     "SCREEN_BORDER",
     "SCREEN_ECC",
+    "WORKER_MEMORY",
     "ImageSource",
     "PassReport",
     "ScanResult",
@@ -68,10 +79,23 @@ DEFAULT_BACKENDS = ("zxing", "zbar")
 
 #: The most characters any QR code holds (version 40, ECC L, all digits; 4,296 alphanumeric).
 MAX_TEXT_CHARS = 7089
-#: Caps checked before decoding pixels: encoded size, then the dimensions from the image header.
+#: Caps checked before decoding pixels: encoded size, then the dimensions from the image header, and
+#: the pixels decoded. A JPEG may be up to 8,192 a side, since it is decoded at 1/2, 1/4 or 1/8 scale to
+#: fit :data:`MAX_IMAGE_PIXELS` (a 48-megapixel photo decodes as 12); other formats must fit as they are.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_SIDE = 8192
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = 4096 * 4096
+#: Scans a JPEG may hold: each one costs a pass over every block (progressive photos have 6-12).
+MAX_JPEG_SCANS = 32
+#: Images larger than this (pixels; a 1080p frame is 2,073,600) get only the cheap passes, ``plain`` and
+#: ``invert``: the sharpening passes exist for small, blurred modules in camera frames.
+LARGE_IMAGE_PIXELS = 2_500_000
+#: Seconds :func:`scan` allows one image by default, decoding included, before the scan worker is stopped.
+DEFAULT_DEADLINE = 2.0
+#: The longest deadline a caller may set (seconds).
+MAX_DEADLINE = 600.0
+#: Address space (bytes) a scan worker may map; an image needing more fails inside the worker alone.
+WORKER_MEMORY = 1024 * 1024 * 1024
 
 _ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 _DIGITS = frozenset("0123456789")
@@ -90,6 +114,8 @@ _QRCODE = ("qrcode", "qrcode is needed to render QR codes: pip install qrcode")
 _ZBAR_CFG_BINARY = 4
 # fourcc "Y800" (8-bit grayscale); pyzbar mislabels it "L800".
 _ZBAR_FOURCC_Y800 = 0x30303859
+# Rows of an image with transparency laid on white at a time (a band, not a second full-size copy).
+_BAND_ROWS = 256
 
 
 class _Gray(NamedTuple):
@@ -313,14 +339,14 @@ def render_terminal(text: str, *, ecc: str = "M", border: int = 4, invert: bool 
 # Scanning
 
 
-def _check_dimensions(width: int, height: int) -> None:
+def _check_dimensions(width: int, height: int, *, side: int = MAX_IMAGE_SIDE, pixels: int = MAX_IMAGE_PIXELS) -> None:
     """Refuse empty images and images too large to decode safely, from their dimensions alone."""
     if width < 1 or height < 1:
         raise QRError(f"the image is empty ({width}x{height})")
-    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
-        raise QRError(
-            f"the image is {width}x{height} pixels; the limit is {MAX_IMAGE_SIDE} a side "
-            f"and {MAX_IMAGE_PIXELS:,} pixels"
+    if width > side or height > side or width * height > pixels:
+        raise ImageRefusedError(
+            ImageRefusal.TOO_MANY_PIXELS,
+            f"the image is {width}x{height} pixels; the limit is {side} a side and {pixels:,} pixels",
         )
 
 
@@ -328,30 +354,79 @@ def _gray_from_pil(image: Image.Image) -> _Gray:
     """Check the dimensions, then decode the pixels and convert them to grayscale once.
 
     Transparent pixels are laid on white first: a QR code drawn on a transparent background shows
-    dark on white in any viewer, but its transparent pixels are black underneath.
+    dark on white in any viewer, but its transparent pixels are black underneath. That happens a
+    band of rows at a time, so a large RGBA image never has a second full-size colour copy.
     """
     from PIL import Image
 
     _check_dimensions(image.width, image.height)
     try:
-        if image.mode != "L":
-            if "A" in image.getbands() or "transparency" in image.info:
-                flat = Image.new("RGBA", image.size, "white")
-                flat.alpha_composite(image.convert("RGBA"))
-                image = flat
-            image = image.convert("L")
-        return _Gray(image.tobytes(), image.width, image.height)
+        if image.mode == "L":
+            return _Gray(image.tobytes(), image.width, image.height)
+        if "A" not in image.getbands() and "transparency" not in image.info:
+            gray = image.convert("L")
+            return _Gray(gray.tobytes(), gray.width, gray.height)
+        rows: list[bytes] = []
+        for top in range(0, image.height, _BAND_ROWS):
+            band = image.crop((0, top, image.width, min(top + _BAND_ROWS, image.height))).convert("RGBA")
+            flat = Image.new("RGBA", band.size, "white")
+            flat.alpha_composite(band)
+            rows.append(flat.convert("L").tobytes())
+        return _Gray(b"".join(rows), image.width, image.height)
     except Exception as exc:  # Pillow's decoders raise many types on corrupt data
         raise QRError(f"the image data is corrupt or truncated: {exc}") from exc
 
 
-def _gray_from_encoded(data: bytes | bytearray | memoryview) -> _Gray:
-    """Read the header of an encoded image, refuse it if too large, then decode it to grayscale."""
+def _jpeg_scan_count(raw: bytes) -> int:
+    """How many scans (SOS segments) a JPEG holds, counted by walking its markers without decoding.
+
+    A progressive JPEG's decoder runs every scan over every block of the image, so a small file of
+    repeated scans costs minutes; the count is known from the bytes alone. Walking stops once the
+    count passes :data:`MAX_JPEG_SCANS` or the markers stop making sense (Pillow then reports that).
+    """
+    scans, position, size = 0, 2, len(raw)
+    while scans <= MAX_JPEG_SCANS and position + 4 <= size and raw[position] == 0xFF:
+        marker = raw[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+            continue
+        if marker == 0xD9:
+            break
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            position += 2
+            continue
+        length = int.from_bytes(raw[position + 2 : position + 4], "big")
+        position += 2 + length
+        if marker != 0xDA:
+            continue
+        scans += 1
+        # Entropy-coded data runs to the next 0xFF that is neither stuffing (0xFF00) nor a restart marker.
+        while True:
+            position = raw.find(b"\xff", position)
+            if position < 0 or position + 1 >= size:
+                return scans
+            follower = raw[position + 1]
+            if follower != 0x00 and not 0xD0 <= follower <= 0xD7:
+                break
+            position += 2
+    return scans
+
+
+def _open_encoded(data: bytes | bytearray | memoryview) -> Image.Image:
+    """Open encoded image bytes (headers only) and apply every cap that needs no pixel decoded.
+
+    The byte size, the format allow-list, the dimensions from the header and, for JPEG, the number of
+    scans. A JPEG larger than :data:`MAX_IMAGE_PIXELS` (up to :data:`MAX_IMAGE_SIDE` a side) is set to
+    decode straight to grey at the largest 1/2, 1/4 or 1/8 scale that fits (libjpeg's DCT scaling,
+    Pillow's ``draft``): a 48-megapixel photo decodes as 12. Every other format must fit as it is.
+    """
     from PIL import Image, UnidentifiedImageError
 
-    size = memoryview(data).nbytes
-    if size > MAX_IMAGE_BYTES:
-        raise QRError(f"the image file is {size:,} bytes; the limit is {MAX_IMAGE_BYTES:,}")
+    view = memoryview(data)
+    if view.nbytes > MAX_IMAGE_BYTES:
+        raise ImageRefusedError(
+            ImageRefusal.FILE_TOO_LARGE, f"the image file is {view.nbytes:,} bytes; the limit is {MAX_IMAGE_BYTES:,}"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -359,23 +434,46 @@ def _gray_from_encoded(data: bytes | bytearray | memoryview) -> _Gray:
     except UnidentifiedImageError as exc:
         raise QRError(f"not an image in a supported format ({', '.join(_IMAGE_FORMATS)})") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise QRError(f"the image dimensions exceed the limit: {exc}") from exc
+        raise ImageRefusedError(ImageRefusal.TOO_MANY_PIXELS, f"the image dimensions exceed the limit: {exc}") from exc
     except Exception as exc:  # a header that parses half-way can raise anything
         raise QRError(f"the image header cannot be read: {exc}") from exc
-    with opened:
+    width, height = opened.size
+    if opened.format != "JPEG":
+        _check_dimensions(width, height)
+        return opened
+    _check_dimensions(width, height, pixels=MAX_IMAGE_SIDE * MAX_IMAGE_SIDE)
+    scans = _jpeg_scan_count(data if isinstance(data, bytes) else bytes(data))
+    if scans > MAX_JPEG_SCANS:
+        opened.close()
+        raise ImageRefusedError(
+            ImageRefusal.TOO_MANY_SCANS, f"the JPEG has more than {MAX_JPEG_SCANS} scans; photos have at most about 12"
+        )
+    scale = 1
+    while scale < 8 and (width // scale) * (height // scale) > MAX_IMAGE_PIXELS:
+        scale *= 2
+    try:
+        opened.draft("L", (-(-width // scale), -(-height // scale)))
+    except Exception as exc:
+        raise QRError(f"the image header cannot be read: {exc}") from exc
+    _check_dimensions(*opened.size)
+    return opened
+
+
+def _gray_from_encoded(data: bytes | bytearray | memoryview) -> _Gray:
+    """Check the caps from the header (:func:`_open_encoded`), then decode to grayscale."""
+    with _open_encoded(data) as opened:
         return _gray_from_pil(opened)
 
 
-def _gray_from_file(path: str | os.PathLike[str]) -> _Gray:
+def _read_capped(path: str | os.PathLike[str]) -> bytes:
     """Read at most one byte past the size cap, so a huge or endless file is refused cheaply."""
     try:
         with open(path, "rb") as file:
-            data = file.read(MAX_IMAGE_BYTES + 1)
+            return file.read(MAX_IMAGE_BYTES + 1)
     except IsADirectoryError as exc:
         raise QRError(f"{os.fspath(path)!r} is a directory, not an image file") from exc
     except OSError as exc:
         raise QRError(f"cannot read image file {os.fspath(path)!r}: {exc.strerror or exc}") from exc
-    return _gray_from_encoded(data)
 
 
 def _gray_from_array(array: NDArray[Any]) -> _Gray:
@@ -395,8 +493,12 @@ def _gray_from_array(array: NDArray[Any]) -> _Gray:
     return _gray_from_pil(Image.fromarray(array))
 
 
-def _to_gray(image: ImageSource) -> _Gray:
-    """Normalise any accepted input to 8-bit grayscale, enforcing the size limits on the way."""
+def _source(image: ImageSource) -> _Gray | bytes | bytearray | memoryview:
+    """Any accepted input as grayscale pixels, or, for a file or encoded bytes, its bytes (read capped).
+
+    Decoded input (a PIL image, a numpy array) is checked and converted here; encoded bytes are left
+    for :func:`_open_encoded`, in this process or in a scan worker.
+    """
     _require(*_PILLOW)
     from PIL import Image
 
@@ -406,13 +508,19 @@ def _to_gray(image: ImageSource) -> _Gray:
         return _gray_from_array(image)
     if isinstance(image, Image.Image):
         return _gray_from_pil(image)
-    if isinstance(image, bytes | bytearray | memoryview):
-        return _gray_from_encoded(image)
     if isinstance(image, str | os.PathLike):
-        return _gray_from_file(image)
+        image = _read_capped(image)
+    if isinstance(image, bytes | bytearray | memoryview):
+        return image
     raise QRError(
         f"cannot scan a {type(image).__name__}: pass a path, encoded image bytes, a PIL image or a numpy array"
     )
+
+
+def _to_gray(image: ImageSource) -> _Gray:
+    """Normalise any accepted input to 8-bit grayscale, enforcing the size limits on the way."""
+    source = _source(image)
+    return source if isinstance(source, _Gray) else _gray_from_encoded(source)
 
 
 def _read_zxing(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
@@ -642,10 +750,18 @@ class Scanner:
     anything ends the frame. With ``budget_ms`` a pass that would not finish within the budget is
     skipped, with the rest of that backend's passes: the scanner times its passes (an exponential
     moving average per megapixel) and starts from measured priors. The first pass always runs.
-    ``budget_ms=None`` runs every pass, so results depend on the image alone.
+    ``budget_ms=None`` runs every pass, so results depend on the image alone. Images over
+    :data:`LARGE_IMAGE_PIXELS` get the ``plain`` and ``invert`` passes only.
+
+    ``deadline`` (seconds) makes the time per image a hard bound: the image is decoded and scanned in
+    a separate scan worker process (kept running between images, limited to :data:`WORKER_MEMORY`),
+    which is killed when the deadline passes, even inside a native decoder; the scan then raises
+    :class:`~econsent.errors.ImageRefusedError` with reason ``IMAGE_DEADLINE``. Passes that would not
+    fit in the time left are skipped first, so an ordinary image ends with a result. Without a
+    deadline the scan runs in this process (trusted images, or when the caller bounds time itself).
     """
 
-    __slots__ = ("_budget", "_clock", "_estimates", "_passes", "_readers")
+    __slots__ = ("_backends", "_budget", "_clock", "_deadline", "_estimates", "_passes", "_readers")
 
     def __init__(
         self,
@@ -653,6 +769,7 @@ class Scanner:
         backends: Sequence[str] = DEFAULT_BACKENDS,
         passes: Sequence[str] = SCAN_PASSES,
         budget_ms: float | None = DEFAULT_BUDGET_MS,
+        deadline: float | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if isinstance(backends, str) or not backends:
@@ -661,9 +778,15 @@ class Scanner:
             raise QRError(f"passes must be a non-empty sequence taken from {', '.join(SCAN_PASSES)}")
         if budget_ms is not None and not budget_ms > 0:
             raise QRError(f"budget_ms must be positive or None, not {budget_ms!r}")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 0 < deadline <= MAX_DEADLINE
+        ):
+            raise QRError(f"deadline must be seconds, over 0 and at most {MAX_DEADLINE:g}, or None; not {deadline!r}")
         self._readers = [(name, _load_backend(name)) for name in dict.fromkeys(backends)]
+        self._backends = tuple(name for name, _ in self._readers)
         self._passes = tuple(dict.fromkeys(passes))
         self._budget = budget_ms
+        self._deadline = None if deadline is None else float(deadline)
         self._clock = clock
         self._estimates = {
             (backend, name): _PRIOR_MS_PER_MP.get((backend, name), 0.0)
@@ -671,11 +794,23 @@ class Scanner:
             for name in self._passes
         }
 
+    def start(self) -> None:
+        """Start a scan worker now (about a second), not when the first image is waiting; no-op without a deadline."""
+        if self._deadline is not None:
+            _release_worker(_take_worker())
+
     def scan(self, image: ImageSource) -> ScanResult:
         """Every QR code text in ``image`` (found in one run, in order, without duplicates)."""
+        if self._deadline is not None:
+            return _scan_in_worker(image, self._backends, self._passes, self._budget, self._deadline)
         started = self._clock()
-        frame = _Frame(_to_gray(image))
-        megapixels = frame.gray.width * frame.gray.height / 1e6
+        return self._scan_gray(_to_gray(image), started, self._budget)
+
+    def _scan_gray(self, gray: _Gray, started: float, budget: float | None) -> ScanResult:
+        """Run the passes on decoded pixels; ``started`` is when the clock for ``budget`` (ms) began."""
+        frame = _Frame(gray)
+        megapixels = gray.width * gray.height / 1e6
+        large = gray.width * gray.height > LARGE_IMAGE_PIXELS
         reports: list[PassReport] = []
         skipped: list[str] = []
         texts: tuple[str, ...] = ()
@@ -688,10 +823,8 @@ class Scanner:
                 elapsed = (self._clock() - started) * 1000
                 expected = self._estimates[key] * megapixels
                 # A pass after a skipped one is skipped too: it may need the blurs the skipped one makes.
-                out_of_time = out_of_time or (
-                    self._budget is not None and bool(reports) and elapsed + expected > self._budget
-                )
-                if out_of_time:
+                out_of_time = out_of_time or (budget is not None and bool(reports) and elapsed + expected > budget)
+                if out_of_time or (large and name not in _LARGE_IMAGE_PASSES):
                     skipped.append(f"{backend}/{name}")
                     continue
                 begin = self._clock()
@@ -703,16 +836,296 @@ class Scanner:
         return ScanResult(texts, tuple(reports), tuple(skipped), (self._clock() - started) * 1000)
 
 
-def scan(image: ImageSource, *, backends: Sequence[str] = DEFAULT_BACKENDS) -> list[str]:
+def scan(
+    image: ImageSource, *, backends: Sequence[str] = DEFAULT_BACKENDS, deadline: float | None = DEFAULT_DEADLINE
+) -> list[str]:
     """Every QR code text found in ``image``, in the order found, without duplicates; ``[]`` if none.
 
     Backends are tried in order and the first that finds anything wins, so the fast, robust zxing-cpp
     answers most frames and zbar only sees what it missed. Each backend runs every pass of
-    :data:`SCAN_PASSES` (no time budget: the result depends on the image alone; use a
-    :class:`Scanner` for camera frames). Every named backend must be installed (checked before any
-    pixel work); :func:`available_backends` tells which are.
+    :data:`SCAN_PASSES` that fits in the ``deadline`` (seconds, :data:`DEFAULT_DEADLINE`): the image
+    is scanned in a scan worker that is stopped at the deadline (see :class:`Scanner`), which raises
+    :class:`~econsent.errors.ImageRefusedError`. ``deadline=None`` scans in this process with no
+    time limit, so the result depends on the image alone (for images the caller trusts). Every named
+    backend must be installed (checked before any pixel work); :func:`available_backends` tells which are.
     """
-    return list(Scanner(backends=backends, budget_ms=None).scan(image).texts)
+    return list(Scanner(backends=backends, budget_ms=None, deadline=deadline).scan(image).texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scan worker: a separate process, so that a deadline can stop even a native decoder
+
+# The passes a large image gets (see LARGE_IMAGE_PIXELS).
+_LARGE_IMAGE_PASSES = ("plain", "invert")
+# The share of the deadline the worker plans its passes into; the rest is slack before the kill.
+_PLANNED_SHARE = 0.8
+# A worker gets this long to start (imports), not charged to any image's deadline.
+_WORKER_START_SECONDS = 60.0
+# A reply larger than this is not a scan result (texts are at most 7,089 characters each).
+_MAX_REPLY_BYTES = 16 * 1024 * 1024
+_WORKER_PROGRAM = "import sys; sys.path.append(sys.argv[2]); from econsent.qr import _serve; _serve()"
+
+
+def _send(stream: IO[bytes], message: dict[str, Any], payload: bytes | bytearray | memoryview = b"") -> None:
+    """One protocol message: lengths of the JSON header and the payload, then both."""
+    header = json.dumps(message).encode("utf-8")
+    stream.write(len(header).to_bytes(4, "big") + len(payload).to_bytes(4, "big") + header)
+    stream.write(payload)
+    stream.flush()
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
+    """``size`` bytes from ``stream``, or None at end of input."""
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = stream.read(size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _serve() -> None:
+    """The scan worker's loop: requests on stdin, replies on stdout, until stdin closes.
+
+    Runs in a process of its own (``_WORKER_PROGRAM``), with its address space limited to the size in
+    ``argv[1]``. Requests carry encoded image bytes or grey pixels; each reply is a :class:`ScanResult`
+    or the error the scan raised, as JSON (never pickle: the worker handles hostile input).
+    """
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a native library prints must not reach the protocol stream
+    _require(*_PILLOW)
+    from PIL import Image
+
+    Image.init()  # every format plugin and decoder imported now, before the memory limit applies
+    for name in available_backends():
+        _load_backend(name)
+    try:
+        import resource
+
+        limit = int(sys.argv[1])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # no such limit on this platform: the deadline still holds
+        pass
+    scanners: dict[tuple[tuple[str, ...], tuple[str, ...]], Scanner] = {}
+    _send(replies, {"ready": True})
+    while True:
+        lengths = _read_exact(requests, 8)
+        if lengths is None:
+            return
+        header = _read_exact(requests, int.from_bytes(lengths[:4], "big"))
+        payload = _read_exact(requests, int.from_bytes(lengths[4:], "big"))
+        if header is None or payload is None:
+            return
+        started = time.perf_counter()
+        _send(replies, _serve_one(json.loads(header), payload, started, scanners))
+
+
+def _serve_one(
+    request: dict[str, Any],
+    payload: bytes,
+    started: float,
+    scanners: dict[tuple[tuple[str, ...], tuple[str, ...]], Scanner],
+) -> dict[str, Any]:
+    """Scan one request in the worker; the reply a :func:`_scan_in_worker` call turns back into a result."""
+    try:
+        key = (tuple(request["backends"]), tuple(request["passes"]))
+        scanner = scanners.get(key)
+        if scanner is None:
+            scanner = scanners[key] = Scanner(backends=key[0], passes=key[1], budget_ms=None)
+        planned = request["deadline"] * 1000 * _PLANNED_SHARE
+        budget = planned if request["budget_ms"] is None else min(request["budget_ms"], planned)
+        width, height = request["width"], request["height"]
+        gray = _Gray(payload, width, height) if width else _gray_from_encoded(payload)
+        result = scanner._scan_gray(gray, started, budget)
+    except ImageRefusedError as exc:
+        return {"refused": exc.reason.value, "detail": exc.detail}
+    except MemoryError:
+        return {"refused": ImageRefusal.OUT_OF_MEMORY.value, "detail": _OUT_OF_MEMORY}
+    except MissingDependencyError as exc:
+        return {"missing": str(exc)}
+    except QRError as exc:
+        return {"error": str(exc)}
+    return {
+        "texts": list(result.texts),
+        "passes": [[p.backend, p.name, p.ms, p.found] for p in result.passes],
+        "skipped": list(result.skipped),
+        "ms": result.ms,
+    }
+
+
+_OUT_OF_MEMORY = f"decoding and scanning the image needed more than {WORKER_MEMORY // 2**20} MiB"
+
+
+class _Worker:
+    """One scan worker process, seen from the process that sends it images."""
+
+    __slots__ = ("_process", "owner")
+
+    def __init__(self) -> None:
+        if not sys.executable:
+            raise QRError("cannot start a scan worker: the Python interpreter's path is unknown")
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.owner = os.getpid()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_PROGRAM, str(WORKER_MEMORY), package_root],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+                start_new_session=True,  # Ctrl-C at a terminal reaches the scanner, which then stops its workers
+            )
+        except OSError as exc:
+            raise QRError(f"cannot start a scan worker: {exc}") from exc
+        ready = self._receive(time.monotonic() + _WORKER_START_SECONDS)
+        if ready is None or not ready.get("ready"):
+            self.close()
+            raise QRError("the scan worker did not start")
+
+    def request(self, message: dict[str, Any], payload: bytes | bytearray | memoryview, until: float) -> dict[str, Any]:
+        """Send one request and wait for its reply until ``until`` (monotonic seconds); None if it died."""
+        assert self._process.stdin is not None
+        _send(self._process.stdin, message, payload)  # the worker reads whole requests, so this cannot stall
+        reply = self._receive(until)
+        if reply is None:
+            code = self._process.poll()
+            raise ImageRefusedError(
+                ImageRefusal.DECODER_FAILED, f"the image decoder stopped (exit status {code}) while reading the image"
+            )
+        return reply
+
+    def _receive(self, until: float) -> dict[str, Any] | None:
+        """The next reply, None if the worker closed its output; ``TimeoutError`` when ``until`` passes."""
+        assert self._process.stdout is not None
+        stream = self._process.stdout.fileno()
+        buffer = bytearray()
+        with selectors.DefaultSelector() as selector:
+            selector.register(stream, selectors.EVENT_READ)
+            while True:
+                if len(buffer) >= 8:
+                    header_size = int.from_bytes(buffer[:4], "big")
+                    if header_size > _MAX_REPLY_BYTES:
+                        return None
+                    if len(buffer) >= 8 + header_size:
+                        reply: dict[str, Any] = json.loads(bytes(buffer[8 : 8 + header_size]))
+                        return reply
+                remaining = until - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    raise TimeoutError
+                chunk = os.read(stream, 1 << 16)
+                if not chunk:
+                    return None
+                buffer += chunk
+
+    def close(self) -> None:
+        """Stop the worker: end of input asks it to exit; one that does not is killed."""
+        process = self._process
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def kill(self) -> None:
+        """Stop the worker now, whatever it is doing."""
+        process = self._process
+        with contextlib.suppress(OSError):
+            process.kill()
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+# Workers waiting for an image. A scan takes one (or starts one) and gives it back when done, so
+# concurrent scans from several threads each get their own worker.
+_IDLE_WORKERS: list[_Worker] = []
+_WORKERS_LOCK = threading.Lock()
+# Workers inherited through fork belong to the parent process; the child never touches them.
+_INHERITED: list[_Worker] = []
+
+
+def _forget_inherited_workers() -> None:
+    _INHERITED.extend(_IDLE_WORKERS)
+    _IDLE_WORKERS.clear()
+
+
+def _stop_idle_workers() -> None:
+    with _WORKERS_LOCK:
+        workers = [worker for worker in _IDLE_WORKERS if worker.owner == os.getpid()]
+        _IDLE_WORKERS.clear()
+    for worker in workers:
+        worker.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_workers)
+atexit.register(_stop_idle_workers)
+
+
+def _take_worker() -> _Worker:
+    """An idle scan worker of this process, or a new one."""
+    with _WORKERS_LOCK:
+        worker = _IDLE_WORKERS.pop() if _IDLE_WORKERS else None
+    return _Worker() if worker is None else worker
+
+
+def _release_worker(worker: _Worker) -> None:
+    with _WORKERS_LOCK:
+        _IDLE_WORKERS.append(worker)
+
+
+def _scan_in_worker(
+    image: ImageSource, backends: tuple[str, ...], passes: tuple[str, ...], budget_ms: float | None, deadline: float
+) -> ScanResult:
+    """Scan ``image`` in a scan worker, which is killed if the deadline passes (see :class:`Scanner`).
+
+    The caps that need no pixel decoded are checked here first, so an image refused up front costs
+    no round trip; decoded inputs (PIL images, numpy arrays) are sent as grey pixels.
+    """
+    source = _source(image)
+    if isinstance(source, _Gray):
+        payload: bytes | bytearray | memoryview = source.pixels
+        width, height = source.width, source.height
+    else:
+        _open_encoded(source).close()
+        payload, width, height = source, 0, 0
+    message = {
+        "backends": list(backends),
+        "passes": list(passes),
+        "budget_ms": budget_ms,
+        "deadline": deadline,
+        "width": width,
+        "height": height,
+    }
+    worker = _take_worker()
+    started = time.monotonic()
+    try:
+        reply = worker.request(message, payload, started + deadline)
+    except TimeoutError:
+        worker.kill()
+        raise ImageRefusedError(
+            ImageRefusal.DEADLINE, f"scanning the image took longer than {deadline:g} s and was stopped"
+        ) from None
+    except BaseException:
+        worker.kill()
+        raise
+    _release_worker(worker)
+    if "refused" in reply:
+        raise ImageRefusedError(ImageRefusal(reply["refused"]), str(reply["detail"]))
+    if "missing" in reply:
+        raise MissingDependencyError(str(reply["missing"]))
+    if "error" in reply:
+        raise QRError(str(reply["error"]))
+    reports = tuple(PassReport(str(b), str(n), float(ms), int(found)) for b, n, ms, found in reply["passes"])
+    return ScanResult(tuple(map(str, reply["texts"])), reports, tuple(map(str, reply["skipped"])), float(reply["ms"]))
 
 
 # ---------------------------------------------------------------------------------------------
