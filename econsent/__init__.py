@@ -29,7 +29,7 @@ from .possession import (
 )
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
 from .status import CredentialStatus, StatusList, StatusListCache, StatusListError, load_status_list
-from .trust import KeyStatus, TrustedKey, TrustLists, TrustStore
+from .trust import IssuerScope, KeyStatus, TrustedKey, TrustLists, TrustStore
 from .verify import MemoryReplayCache, Policy, ReplayCache, StatusFallback, Verifier
 from .wallet import FileStorage, MemoryStorage, Wallet, WalletError, present, read_credential_unverified
 
@@ -51,6 +51,7 @@ __all__ = [
     "IssueError",
     "Issuer",
     "IssuerName",
+    "IssuerScope",
     "KeyAttestation",
     "KeyLoadError",
     "KeyStatus",

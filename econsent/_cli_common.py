@@ -7,11 +7,13 @@ import base64
 import datetime as _dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ._files import write_atomic
+from ._terminal import json_text, printable
+from ._wire import MAX_TIME
 from .errors import EconsentError
 from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
 
@@ -22,11 +24,14 @@ __all__ = [
     "claims_from_json",
     "csv_list",
     "emit",
+    "float_range",
+    "int_range",
     "parse_hex",
     "parse_time",
     "passphrase",
     "read_bytes",
     "read_claims_request",
+    "say",
     "write_atomic",
     "write_new",
 ]
@@ -60,17 +65,62 @@ def read_bytes(path: Path) -> bytes:
 
 
 def parse_time(text: str | None) -> _dt.datetime:
+    """A time option: ISO 8601 with a time zone, or Unix seconds; from 1970 to 9999 (the wire's range).
+
+    None is the system clock. Anything else is a UsageError (exit 2), never an OverflowError.
+    """
     if text is None:
         return _dt.datetime.now(_dt.UTC)
-    if text.lstrip("-").isdigit():
-        return _dt.datetime.fromtimestamp(int(text), tz=_dt.UTC)
+    shown = printable(text)
+    if text.isascii() and text.lstrip("-").isdigit():
+        seconds = int(text) if len(text) <= 20 else -1
+        if not 0 <= seconds <= MAX_TIME:
+            raise UsageError(f"{shown} is outside the years 1970 to 9999 (Unix seconds 0 to {MAX_TIME})")
+        return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
     try:
         moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise UsageError(f"not an ISO 8601 time or Unix seconds: {text!r}") from exc
+        raise UsageError(f"not an ISO 8601 time or Unix seconds: {shown!r}") from exc
     if moment.tzinfo is None:
-        raise UsageError(f"give a time zone with the time, e.g. {text}Z or {text}+08:00")
+        raise UsageError(f"give a time zone with the time, e.g. {shown}Z or {shown}+08:00")
+    try:
+        in_range = 0 <= moment.timestamp() <= MAX_TIME
+    except (OverflowError, ValueError):  # a time zone that pushes year 1 or 9999 past the calendar
+        in_range = False
+    if not in_range:
+        raise UsageError(f"{shown} is outside the years 1970 to 9999")
     return moment
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number from ``low`` to ``high``: anything else is a usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also a number longer than Python's digit limit
+            raise argparse.ArgumentTypeError(f"not a whole number: {printable(text)!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{printable(text)} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
+def float_range(low: float, high: float, *, exclude_low: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number from ``low`` (or above it) to ``high``: never nan or infinity."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {printable(text)!r}") from None
+        if not (low < value if exclude_low else low <= value) or not value <= high:  # also refuses nan
+            bound = f"more than {low:g}" if exclude_low else f"{low:g} or more"
+            raise argparse.ArgumentTypeError(f"{printable(text)} is not a number {bound}, at most {high:g}")
+        return value
+
+    return parse
 
 
 def parse_hex(text: str | None, what: str) -> bytes | None:
@@ -87,11 +137,17 @@ def csv_list(text: str) -> list[str]:
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], lines: Sequence[str]) -> None:
+    """A command's result: ``payload`` as one JSON line with ``--json``, else ``lines`` for people."""
     if args.json:
-        print(json.dumps(payload, ensure_ascii=False))
+        print(json_text(payload))
     else:
-        for line in lines:
-            print(line)
+        say(*lines)
+
+
+def say(*lines: str, file: TextIO | None = None) -> None:
+    """Print lines for people, each neutralised: they may quote file names, claims and codes from outside."""
+    for line in lines:
+        print(printable(line), file=file)
 
 
 def write_new(path: Path, data: bytes, *, private: bool = False) -> None:

@@ -26,6 +26,7 @@ from ._cli_common import (
     write_atomic,
 )
 from ._cli_possession import add_possession_options, possession_from_args, refused_possession
+from ._files import PUBLISHED
 from .errors import EXIT_REJECTED, EXIT_VALID
 from .issue import Issuer
 from .keys import PublicKey, SigningKey
@@ -307,7 +308,7 @@ def _publish(args: argparse.Namespace) -> int:
                 data = registry.publish(list_id, signer, now=now, next_update=next_update)
                 path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
                 _check_not_older(path, data)
-                write_atomic(path, data)
+                write_atomic(path, data, mode=PUBLISHED)
                 published.append((path, data))
         except RegistryError as exc:
             return _refused(args, exc)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
-import os
+import re
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -20,7 +19,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import card, qr
-from ._cli_common import UsageError, parse_hex, parse_time
+from ._cli_common import UsageError, float_range, int_range, parse_hex, parse_time, say
+from ._files import PRIVATE, write_atomic
+from ._terminal import json_text
 from .errors import (
     EXIT_REJECTED,
     EXIT_VALID,
@@ -59,30 +60,48 @@ def register(sub: Any) -> None:
     )
     source = scan.add_argument_group("source (give one)")
     source.add_argument("source", nargs="?", help="an image file, a folder of images, or - for one code per stdin line")
-    source.add_argument("--camera", type=int, metavar="N", help="read frames from camera N (needs OpenCV)")
+    source.add_argument(
+        "--camera", type=int_range(0, 1023), metavar="N", help="read frames from camera N (needs OpenCV)"
+    )
     source.add_argument("--watch", action="store_true", help="keep polling the folder for new images")
-    source.add_argument("--interval", type=float, default=0.5, help="seconds between folder polls (default 0.5)")
-    source.add_argument("--frames", type=int, help="stop the camera after this many frames")
+    source.add_argument(
+        "--interval",
+        type=float_range(0, 3600, exclude_low=True),
+        default=0.5,
+        help="seconds between folder polls (default 0.5)",
+    )
+    source.add_argument("--frames", type=int_range(1, 2**31), help="stop the camera after this many frames")
     source.add_argument("--once", action="store_true", help="stop after the first code")
     from .cli import add_verification_options  # deferred: cli imports this module
 
     add_verification_options(scan)  # the same options as `econsent verify`, built into a verifier the same way
     scan.add_argument(
         "--hold",
-        type=float,
+        type=float_range(0, 86_400),
         default=DEFAULT_HOLD,
         help=f"seconds a code counts as still in view after it was last read (default {DEFAULT_HOLD:g})",
     )
     scan.add_argument(
         "--budget-ms",
-        type=float,
+        type=float_range(0, 60_000, exclude_low=True),
         help=f"decode time per camera frame before harder passes are skipped (default {qr.DEFAULT_BUDGET_MS:g})",
     )
+    scan.add_argument(
+        "--deadline",
+        type=float_range(0, qr.MAX_DEADLINE, exclude_low=True),
+        default=qr.DEFAULT_DEADLINE,
+        help=(
+            "seconds an image file may take to decode and scan before it is stopped and refused "
+            f"(default {qr.DEFAULT_DEADLINE:g}; camera frames are bounded by --budget-ms)"
+        ),
+    )
     scan.add_argument("--card-png", type=Path, metavar="DIR", help="also write each card as a PNG into DIR")
-    scan.add_argument("--card-width", type=int, default=800, help="PNG card width in pixels (default 800)")
+    scan.add_argument(
+        "--card-width", type=int_range(320, 4096), default=800, help="PNG card width in pixels (default 800)"
+    )
     scan.add_argument(
         "--card-keep",
-        type=int,
+        type=int_range(0, 1_000_000),
         default=DEFAULT_CARD_KEEP,
         help=f"PNG cards kept in DIR, newest first; 0 keeps all (default {DEFAULT_CARD_KEEP}: cards are personal data)",
     )
@@ -155,13 +174,9 @@ class _Counter:
         self.font: card.CardFont | None = None
         self.sequence = 0
         if args.card_png is not None:
-            if args.card_width < 320 or args.card_width > 4096:
-                raise UsageError("--card-width must be 320 to 4096 pixels")
-            if args.card_keep < 0:
-                raise UsageError("--card-keep must be 0 (keep all) or more")
             self.font = card.find_cjk_font(args.font)  # fail before scanning, not on the first code
             args.card_png.mkdir(parents=True, exist_ok=True)
-            self.sequence = max((_card_number(p) for p in args.card_png.glob("*.png")), default=0)
+            self.sequence = max((_card_number(p) for p in args.card_png.iterdir()), default=0)
 
     def handle(self, sighting: Sighting, *, exclusive: bool) -> int:
         """Verify and report what ``sighting`` shows that is not already in view; returns codes reported."""
@@ -200,10 +215,11 @@ class _Counter:
             document["source"] = sighting.source
             if sighting.scan is not None:
                 document["scan"] = {"ms": round(sighting.scan.ms, 2), "decoded_by": sighting.scan.decoded_by}
-            print(json.dumps(document, ensure_ascii=False), file=self.out, flush=True)
-        else:
+            print(json_text(document), file=self.out, flush=True)
+        else:  # the card neutralises what the code carried; the source may be a hostile file name
             print(card.render_card_text(result, now=now, color=self.color), file=self.out)
-            print(f"  ({sighting.source})\n", file=self.out, flush=True)
+            say(f"  ({sighting.source})", "", file=self.out)
+            self.out.flush()
         if self.font is not None:
             self._write_png(result, now)
 
@@ -212,31 +228,30 @@ class _Counter:
         try:
             image = card.render_card_png(result, now=now, width=self.args.card_width, font=self.font)
         except EconsentError as exc:  # a character no font has: the terminal card still stands
-            print(f"econsent: card image not written: {exc}", file=sys.stderr, flush=True)
+            say(f"econsent: card image not written: {exc}", file=sys.stderr)
             return
         self.sequence += 1
         verdict = "valid" if isinstance(result, Verdict) else "rejected"
         path = directory / f"{self.sequence:06d}-{verdict}.png"
-        _write_private(path, image)
-        _write_private(directory / "latest.png", image)
+        # Owner-only, through an exclusive temporary file: a card shows a person's data.
+        write_atomic(path, image, mode=PRIVATE)
+        write_atomic(directory / "latest.png", image, mode=PRIVATE)
         if self.args.card_keep:
-            numbered = sorted((p for p in directory.glob("*.png") if _card_number(p)), key=_card_number)
+            numbered = sorted((p for p in directory.iterdir() if _card_number(p)), key=_card_number)
             for old in numbered[: -self.args.card_keep]:
                 old.unlink(missing_ok=True)
 
 
+_CARD_NAME = re.compile(r"(\d{6,})-(?:valid|rejected)\.png")
+
+
 def _card_number(path: Path) -> int:
-    head = path.stem.split("-", 1)[0]
-    return int(head) if head.isdigit() and len(head) == 6 else 0
+    """The sequence number of a card this scanner wrote (its exact name pattern), else 0.
 
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write atomically, readable by the owner only: a card shows a person's data."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    Only such cards are counted and pruned: a user's ``123456-holiday.png`` in the folder is not one.
+    """
+    match = _CARD_NAME.fullmatch(path.name)
+    return int(match.group(1)) if match else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,10 +331,6 @@ def run_scan(
     """Run ``econsent scan`` with the given streams and clocks (the tests pass their own)."""
     if (args.source is None) == (args.camera is None):
         raise UsageError("give one source: an image file, a folder, - for stdin, or --camera N")
-    if args.frames is not None and args.frames < 1:
-        raise UsageError("--frames must be 1 or more")
-    if args.interval <= 0:
-        raise UsageError("--interval must be positive")
     from .cli import policy_from_args  # lazily: cli imports this module
 
     policy = policy_from_args(args)
@@ -376,7 +387,7 @@ def _sightings(
             raise UsageError("--watch goes with a folder")
         return _stdin_sightings(stdin), True
     path = Path(args.source)
-    scanner = _scanner(args.budget_ms)
+    scanner = _scanner(args.budget_ms, deadline=args.deadline)  # files come from anyone: a hard deadline each
     if path.is_dir():
         return _folder_sightings(path, scanner, watch=args.watch, interval=args.interval, sleep=sleep), True
     if args.watch:
@@ -390,12 +401,17 @@ def _one_file(path: Path, scanner: qr.Scanner) -> Generator[Sighting, None, None
     yield _file_sighting(path, scanner)
 
 
-def _scanner(budget_ms: float | None) -> qr.Scanner:
-    """A scanner with every decoder installed here (zxing-cpp first), within ``budget_ms`` a frame."""
+def _scanner(budget_ms: float | None, *, deadline: float | None = None) -> qr.Scanner:
+    """A scanner with every decoder installed here (zxing-cpp first), within ``budget_ms`` a frame.
+
+    With ``deadline`` each image is scanned in a scan worker stopped after that many seconds.
+    """
     backends = qr.available_backends()
     if not backends:
         raise MissingDependencyError("no QR decoder is installed: pip install zxing-cpp")
     try:
-        return qr.Scanner(backends=backends, budget_ms=budget_ms)
+        scanner = qr.Scanner(backends=backends, budget_ms=budget_ms, deadline=deadline)
     except QRError as exc:
         raise UsageError(str(exc)) from exc
+    scanner.start()  # before the first file: a watched folder judges files by how long ago they were written
+    return scanner

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import UsageError, csv_list, emit, parse_time, passphrase, read_bytes, write_atomic
+from ._cli_common import UsageError, csv_list, emit, int_range, parse_time, passphrase, read_bytes, write_atomic
+from ._files import PUBLISHED
+from ._terminal import json_text
 from .errors import EXIT_REJECTED, EXIT_VALID, KeyLoadError
 from .keys import PublicKey, SigningKey, public_keys_from_jwks
 from .model import IssuerName
@@ -65,7 +67,9 @@ def register(sub: Any) -> None:
     sign.add_argument("--anchor-key", required=True, type=Path, help="trust-anchor private key (PEM)")
     sign.add_argument("--passphrase-env", metavar="VAR", help="passphrase of the anchor key, from this variable")
     sign.add_argument("--name", required=True, help="list name, e.g. shanghai")
-    sign.add_argument("--sequence", required=True, type=int, help="sequence number, higher than the last one")
+    sign.add_argument(
+        "--sequence", required=True, type=int_range(0, 2**53 - 1), help="sequence number, higher than the last one"
+    )
     sign.add_argument("--next-update", required=True, help="ISO 8601 time by which a newer list will be out")
     sign.add_argument("--now", help="issued-at (default: the clock)")
     sign.add_argument("--out", "-o", required=True, type=Path)
@@ -181,7 +185,7 @@ def _sign(args: argparse.Namespace) -> int:
         issued_at=parse_time(args.now),
         next_update=parse_time(args.next_update),
     )
-    write_atomic(args.out, data)
+    write_atomic(args.out, data, mode=PUBLISHED)  # verifiers everywhere read it
     emit(
         args,
         {"name": args.name, "sequence": args.sequence, "anchor": anchor.public_key.kid.hex(), "out": str(args.out)},
@@ -197,10 +201,12 @@ def _inspect(args: argparse.Namespace) -> int:
         envelope = json.loads(read_bytes(args.list))
         payload = envelope.get("payload", "") if isinstance(envelope, dict) else ""
         content = json.loads(base64.urlsafe_b64decode(str(payload) + "=" * (-len(str(payload)) % 4)))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{args.list} is not a trust list: {exc}") from exc
+    if not isinstance(content, dict):
+        raise UsageError(f"{args.list} is not a trust list: its payload is not a JSON object")
     print("UNVERIFIED content (use `econsent trust verify` to check the signature):")
-    print(json.dumps({"anchor": envelope.get("anchor"), **content}, ensure_ascii=False, indent=2))
+    print(json_text({"anchor": envelope.get("anchor"), **content}, indent=2))  # unverified: neutralised
     return EXIT_VALID
 
 

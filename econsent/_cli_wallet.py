@@ -22,7 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from . import qr
-from ._cli_common import UsageError, csv_list, emit, parse_hex, parse_time, read_bytes, write_atomic
+from ._cli_common import (
+    UsageError,
+    csv_list,
+    emit,
+    float_range,
+    int_range,
+    parse_hex,
+    parse_time,
+    read_bytes,
+    say,
+    write_atomic,
+)
+from ._cli_possession import add_proof_request_options, proof_request
+from ._files import PRIVATE, PUBLISHED
+from ._terminal import json_text
+from ._wire import MAX_TIME
 from .errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID
 from .keys import Algorithm, SigningKey
 from .model import IssuerName
@@ -64,7 +79,13 @@ def register(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--wallet", "-w", type=Path, help=f"wallet file (default: ${WALLET_ENV})")
     common.add_argument("--passphrase-env", metavar="VAR", help="take the wallet passphrase from this variable")
-    common.add_argument("--lock-timeout", type=float, default=10.0, help="seconds to wait for another writer")
+    common.add_argument(
+        "--lock-timeout", type=float_range(0, 3600), default=10.0, help="seconds to wait for another writer"
+    )
+    common.add_argument("--expect-id", metavar="HEX", help="refuse any other wallet's file (the id `create` printed)")
+    common.add_argument(
+        "--min-generation", type=int, default=0, metavar="N", help="refuse a copy older than generation N, seen before"
+    )
     common.add_argument("--now", help="the time to use, ISO 8601 or Unix seconds (default: the system clock)")
     common.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -81,6 +102,8 @@ def register(sub: Any) -> None:
     new_key = actions.add_parser("new-key", parents=[common], help="make a holder key for a credential to be issued")
     new_key.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default) or Ed25519")
     new_key.add_argument("--out", "-o", type=Path, help="write the public key here (PEM) for `econsent issue`")
+    add_proof_request_options(new_key, required=False)
+    new_key.add_argument("--proof-out", type=Path, help="with --challenge: write the proof of possession here")
     new_key.set_defaults(handler=_guarded(_cmd_new_key))
 
     add = actions.add_parser("add", parents=[common], help="store a credential file from `econsent issue`")
@@ -102,14 +125,23 @@ def register(sub: Any) -> None:
     choose = show.add_mutually_exclusive_group()
     choose.add_argument("--profile", help="a named set of claims of the credential type, e.g. driving-check")
     choose.add_argument("--disclose", help="comma-separated claims to show (default: all)")
-    show.add_argument("--lifetime", type=int, default=DEFAULT_LIFETIME, help="seconds each code stays valid")
     show.add_argument(
-        "--refresh-before", type=int, default=DEFAULT_REFRESH_BEFORE, help="renew this many seconds before expiry"
+        "--lifetime", type=int_range(1, MAX_TIME), default=DEFAULT_LIFETIME, help="seconds each code stays valid"
+    )
+    show.add_argument(
+        "--refresh-before",
+        type=int_range(0, MAX_TIME),
+        default=DEFAULT_REFRESH_BEFORE,
+        help="renew this many seconds before expiry",
     )
     show.add_argument("--nonce", help="the verifier's challenge, hex")
     show.add_argument("--audience", help="the verifier the code is made for")
     show.add_argument("--once", action="store_true", help="draw one code and exit")
-    show.add_argument("--duration", type=float, help="stop redrawing after this many seconds (default: Ctrl-C)")
+    show.add_argument(
+        "--duration",
+        type=float_range(0, 366 * 86_400, exclude_low=True),
+        help="stop redrawing after this many seconds (default: Ctrl-C)",
+    )
     show.add_argument("--png", type=Path, help="write the current code as PNG (rewritten at each renewal)")
     show.add_argument("--svg", type=Path, help="write the current code as SVG (rewritten at each renewal)")
     show.add_argument("--invert", action="store_true", help="for light-on-dark terminals")
@@ -163,9 +195,9 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except WalletError as exc:
             if args.json:
                 document = {"ok": False, "code": exc.code.value, "error": exc.sentence, "detail": exc.detail}
-                print(json.dumps(document, ensure_ascii=False))
+                print(json_text(document))
             else:
-                print(f"econsent: wallet: {exc}", file=sys.stderr)
+                say(f"econsent: wallet: {exc}", file=sys.stderr)
             return EXIT_REJECTED
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
@@ -206,11 +238,16 @@ def _secret(variable: str | None, option: str, prompt: str, *, confirm: bool = F
 
 def _open(args: argparse.Namespace, trust: TrustStore | None = None) -> Wallet:
     passphrase = _secret(args.passphrase_env, "--passphrase-env", "Wallet passphrase: ")
-    return Wallet.open(_storage(args), passphrase, trust=trust)
+    return Wallet.open(
+        _storage(args), passphrase, expected_id=args.expect_id, min_generation=args.min_generation, trust=trust
+    )
 
 
 def _kdf(args: argparse.Namespace) -> ScryptParams:
-    return ScryptParams(args.kdf_log2_n, DEFAULT_KDF.r, DEFAULT_KDF.p)
+    try:
+        return ScryptParams(args.kdf_log2_n, DEFAULT_KDF.r, DEFAULT_KDF.p)
+    except ValueError as exc:  # the range is ScryptParams' to say
+        raise UsageError(f"--kdf-log2-n {args.kdf_log2_n}: {exc}") from exc
 
 
 def _read_backup(path: Path) -> bytes:
@@ -220,23 +257,6 @@ def _read_backup(path: Path) -> bytes:
     if len(data) > _MAX_BACKUP_BYTES:
         raise UsageError(f"{path} is larger than {_MAX_BACKUP_BYTES} bytes")
     return data
-
-
-def _write_private(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write a file readable by the owner only, atomically (temporary file, fsync, rename)."""
-    if not overwrite and path.exists():
-        raise UsageError(f"{path} exists: refusing to overwrite it (use --force)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _trust(path: Path | None) -> TrustStore | None:
@@ -275,10 +295,15 @@ def _cmd_create(args: argparse.Namespace) -> int:
         args,
         {
             "wallet": str(path),
+            "wallet_id": wallet.wallet_id,
+            "generation": wallet.generation,
             "key_mode": wallet.key_mode.value,
             "kdf": {"name": "scrypt", "log2_n": kdf.log2_n, "r": kdf.r, "p": kdf.p},
         },
-        [f"created wallet {path} ({wallet.key_mode.value} holder keys, scrypt N=2^{kdf.log2_n} r={kdf.r} p={kdf.p})"],
+        [
+            f"created wallet {path} ({wallet.key_mode.value} holder keys, scrypt N=2^{kdf.log2_n} r={kdf.r} p={kdf.p})",
+            f"wallet id {wallet.wallet_id}: keep it and pass --expect-id to refuse any other wallet's file",
+        ],
     )
     return EXIT_VALID
 
@@ -288,11 +313,22 @@ def _cmd_new_key(args: argparse.Namespace) -> int:
         algorithm = Algorithm.parse(args.algorithm)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    public = _open(args).new_holder_key(algorithm)
+    wanted = args.challenge is not None or args.issuer_kid is not None or args.proof_out is not None
+    request = proof_request(args) if wanted else None
+    wallet = _open(args)
+    public = wallet.new_holder_key(algorithm)
     pem = public.to_pem()
     if args.out is not None:
-        write_atomic(args.out, pem)
+        write_atomic(args.out, pem, mode=PUBLISHED)
     lines = [f"{algorithm.value} holder key {public.kid.hex()}" + (f": public key in {args.out}" if args.out else "")]
+    proof = None
+    if request is not None:
+        proof = wallet.prove_possession(public, request[0], issuer_kid=request[1])
+        if args.proof_out is not None:
+            write_atomic(args.proof_out, proof.encode())
+            lines.append(f"proof of possession for issuer {request[1].hex()} -> {args.proof_out}")
+        else:
+            lines.append(proof.encode().decode("ascii").rstrip())
     emit(
         args,
         {
@@ -300,8 +336,10 @@ def _cmd_new_key(args: argparse.Namespace) -> int:
             "algorithm": algorithm.value,
             "public_key": pem.decode("ascii"),
             "out": None if args.out is None else str(args.out),
+            "possession": None if proof is None else proof.to_json(),
+            "proof_out": None if args.proof_out is None else str(args.proof_out),
         },
-        lines if args.out is not None else [*lines, pem.decode("ascii").rstrip()],
+        lines if args.out is not None else [*lines, *pem.decode("ascii").splitlines()],
     )
     return EXIT_VALID
 
@@ -478,7 +516,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not backup_passphrase:
         raise UsageError("the backup passphrase must not be empty")
     data = wallet.export_backup(backup_passphrase, kdf=kdf)
-    _write_private(args.out, data, overwrite=args.force)
+    write_atomic(args.out, data, mode=PRIVATE)
     emit(
         args,
         {"out": str(args.out), "entries": len(wallet), "bytes": len(data)},

@@ -1,7 +1,11 @@
-"""Durable file writes: a crash or a kill at any moment leaves either the old file or the new one.
+"""Durable, safe file writes: a crash or a kill at any moment leaves either the old file or the new one.
 
 Write to a temporary file in the same directory, flush, fsync (F_FULLFSYNC on Apple platforms), rename
-over the target, fsync the directory; on failure the temporary file is removed. Standard library only.
+over the target, fsync the directory; on failure the temporary file is removed. The temporary file is
+created exclusively, with an unpredictable name, never through a symbolic link (``mkstemp``), and gets
+its mode on the open descriptor before a byte is written: a file or link planted in the folder can
+neither receive the data nor lend it its permissions. The rename replaces a link at the target itself,
+never the file it points to. Standard library only.
 """
 
 from __future__ import annotations
@@ -12,16 +16,25 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["PRIVATE", "PUBLISHED", "write_atomic"]
+
+#: Secrets and personal data: keys, wallets, backups, credentials, QR codes, verdict cards.
+PRIVATE = 0o600
+#: Files meant to be handed out: signed trust lists, status lists, public keys, trust stores.
+PUBLISHED = 0o644
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, prefix: str | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically and durably. Raises OSError."""
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = PRIVATE, prefix: str | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically and durably, with permissions ``mode`` (whatever the umask).
+
+    Raises OSError.
+    """
     target = Path(path)
     directory = target.parent
     fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             _full_fsync(handle.fileno())

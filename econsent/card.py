@@ -20,10 +20,11 @@ import shutil
 import subprocess
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from ._terminal import printable
 from .errors import MissingDependencyError, VerificationError
 from .model import Instant, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, TypeRegistry
@@ -104,6 +105,17 @@ class _Content:
 
 
 def _content(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
+    """What the card says, with every text neutralised: claims, issuer names and error details come from
+    outside (even a verified claim may hold an escape sequence or a bidi override)."""
+    content = _facts(subject, now, types)
+    texts = [content.subtitle, content.footer, *(text for row in content.rows for text in (row.label, row.value))]
+    if all(text.isprintable() for text in texts):  # the common case: nothing to neutralise
+        return content
+    rows = tuple(replace(row, label=printable(row.label), value=printable(row.value)) for row in content.rows)
+    return replace(content, subtitle=printable(content.subtitle), rows=rows, footer=printable(content.footer))
+
+
+def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
     checked = from_unix(to_unix(now))
     if isinstance(subject, VerificationError):
         rows = [_Row("", subject.sentence, "reason")]

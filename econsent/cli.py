@@ -7,42 +7,49 @@ Only this layer reads the system clock, and only when ``--now`` is not given.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import _cli_issuer, _cli_scan, _cli_trust, _cli_wallet, qr
+from . import _cli_issuer, _cli_possession, _cli_scan, _cli_trust, _cli_wallet, qr
 from ._cli_common import (
     UsageError,
     add_passphrase_option,
     csv_list,
     emit,
+    float_range,
+    int_range,
     parse_hex,
     parse_time,
     passphrase,
     read_bytes,
     read_claims_request,
+    say,
     write_atomic,
     write_new,
 )
+from ._terminal import json_text
+from ._wire import MAX_TIME
 from .errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID, EconsentError, VerificationError
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, SigningKey
 from .model import Verdict, claims_to_json
+from .possession import PossessionError
 from .schema import BUILTIN_TYPES, CredentialType
 from .status import StatusListCache
 from .trust import TrustLists, TrustStore
 from .verify import (
     DEFAULT_CLOCK_LEEWAY,
     DEFAULT_MAX_LIFETIME,
+    MAX_CLOCK_LEEWAY,
     CodeFormat,
     MemoryReplayCache,
     Policy,
     StatusFallback,
     Verifier,
+    _text_from_image,
 )
 from .wallet import DEFAULT_LIFETIME, present, read_credential_unverified
 
@@ -64,13 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except VerificationError as exc:  # only reachable for a single code; verify handles its own output
-        print(f"REJECTED {exc.code.value}: {exc}", file=sys.stderr)
+        say(f"REJECTED {exc.code.value}: {exc}", file=sys.stderr)
         return EXIT_REJECTED
     except EconsentError as exc:
-        print(f"econsent: error: {exc}", file=sys.stderr)
+        say(f"econsent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"econsent: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        say(f"econsent: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -90,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     keygen.set_defaults(handler=_cmd_keygen)
 
     _cli_trust.register(sub)
+    _cli_possession.register(sub)
     _cli_issuer.register(sub)
     _cli_wallet.register(sub)
     _cli_scan.register(sub)
@@ -111,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     holder = issue.add_mutually_exclusive_group(required=True)
     holder.add_argument("--holder-key", type=Path, help="holder public key (PEM) to bind the credential to")
     holder.add_argument("--bearer", action="store_true", help="issue a bearer credential (printed certificates)")
+    _cli_possession.add_possession_options(issue)
     issue.add_argument("--valid-from", help="ISO 8601 (default: from the claims file)")
     issue.add_argument("--valid-until", help="ISO 8601 (default: from the claims file)")
     issue.add_argument("--serial", type=int, help="serial number (default: random)")
@@ -127,7 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     choose = pres.add_mutually_exclusive_group()
     choose.add_argument("--disclose", help="comma-separated claims to show (default: all)")
     choose.add_argument("--profile", help="a named set of claims of the credential type, e.g. driving-check")
-    pres.add_argument("--lifetime", type=int, default=DEFAULT_LIFETIME, help="seconds the code stays valid")
+    pres.add_argument(
+        "--lifetime", type=int_range(1, MAX_TIME), default=DEFAULT_LIFETIME, help="seconds the code stays valid"
+    )
     pres.add_argument("--nonce", help="the verifier's challenge, hex")
     pres.add_argument("--audience", help="the verifier the code is made for")
     pres.add_argument("--png", type=Path, help="write the QR code as PNG")
@@ -141,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("code", help="QR text, a path to an image (PNG/JPEG), or - to read one code per line")
     add_verification_options(ver)
     ver.add_argument("--json", action="store_true", help="one JSON object per code")
+    ver.add_argument(
+        "--deadline",
+        type=float_range(0, qr.MAX_DEADLINE, exclude_low=True),
+        default=qr.DEFAULT_DEADLINE,
+        help=f"seconds an image may take to decode and scan before it is refused (default {qr.DEFAULT_DEADLINE:g})",
+    )
     ver.set_defaults(handler=_cmd_verify)
     return parser
 
@@ -184,8 +201,18 @@ def add_verification_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audience", help="this verifier's identity; codes made for others are refused")
     parser.add_argument("--require", default="", help="comma-separated claims the code must show")
     parser.add_argument("--accept-bearer", action="store_true", help="accept credentials without holder binding")
-    parser.add_argument("--max-lifetime", type=int, default=DEFAULT_MAX_LIFETIME, help="longest lifetime accepted (s)")
-    parser.add_argument("--leeway", type=int, default=DEFAULT_CLOCK_LEEWAY, help="clock leeway in seconds (max 300)")
+    parser.add_argument(
+        "--max-lifetime",
+        type=int_range(1, MAX_TIME),
+        default=DEFAULT_MAX_LIFETIME,
+        help="longest lifetime accepted (s)",
+    )
+    parser.add_argument(
+        "--leeway",
+        type=int_range(0, MAX_CLOCK_LEEWAY),
+        default=DEFAULT_CLOCK_LEEWAY,
+        help=f"clock leeway in seconds (max {MAX_CLOCK_LEEWAY})",
+    )
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -234,16 +261,22 @@ def _cmd_issue(args: argparse.Namespace) -> int:
     ctype, claims, valid_from, valid_until = read_claims_request(args)
     issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
     holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
-    credential = issuer.issue(
-        ctype.name,
-        claims,
-        holder_key=holder_key,
-        valid_from=parse_time(valid_from),
-        valid_until=parse_time(valid_until),
-        now=parse_time(args.now),
-        serial=args.serial,
-        derive=csv_list(args.derive),
-    )
+    possession, challenge = _cli_possession.possession_from_args(args)
+    try:
+        credential = issuer.issue(
+            ctype.name,
+            claims,
+            holder_key=holder_key,
+            possession=possession,
+            challenge=challenge,
+            valid_from=parse_time(valid_from),
+            valid_until=parse_time(valid_until),
+            now=parse_time(args.now),
+            serial=args.serial,
+            derive=csv_list(args.derive),
+        )
+    except PossessionError as exc:
+        return _cli_possession.refused_possession(args, exc)
     write_atomic(args.out, credential.encoded)
     emit(
         args,
@@ -306,7 +339,8 @@ def _opt(path: Path | None) -> str | None:
 def _cmd_verify(args: argparse.Namespace) -> int:
     verifier = verifier_from_args(args, policy_from_args(args))
     nonce = parse_hex(args.nonce, "--nonce")
-    if args.code == "-":
+    parse_time(args.now)  # a bad --now is a usage error before any code is read
+    if args.code == "-":  # one verdict per line; a line that fails to verify never stops the lines after it
         results = [
             _verify_one(verifier, line.rstrip("\r\n"), args, nonce, sys.stdout) for line in sys.stdin if line.strip()
         ]
@@ -338,7 +372,7 @@ def verifier_from_args(args: argparse.Namespace, policy: Policy) -> Verifier:
     if args.status_lists is not None:
         status_lists = StatusListCache()
         for path, error in status_lists.load_directory(args.status_lists, trust).errors:
-            print(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
+            say(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
     return Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
 
 
@@ -390,23 +424,26 @@ def _verify_one(
 ) -> bool:
     now = parse_time(args.now)
     try:
-        verdict = verifier.verify(code, now=now, nonce=nonce)
+        # An image is scanned within --deadline (a scan worker stopped at it), then verified as text.
+        text = code if isinstance(code, str) else _text_from_image(code, deadline=args.deadline)
+        verdict = verifier.verify(text, now=now, nonce=nonce)
     except VerificationError as exc:
         if args.json:
             document = {"valid": False, "code": exc.code.value, "reason": exc.sentence, "detail": exc.detail}
-            print(json.dumps(document, ensure_ascii=False), file=out)
+            print(json_text(document), file=out)
         else:
-            print(f"REJECTED  {exc.code.value}", file=out)
-            print(f"  {exc.sentence}" + (f" ({exc.detail})" if exc.detail else ""), file=out)
+            reason = f"  {exc.sentence}" + (f" ({exc.detail})" if exc.detail else "")
+            say(f"REJECTED  {exc.code.value}", reason, file=out)
         return False
     if args.json:
-        print(json.dumps(verdict.to_json(), ensure_ascii=False), file=out)
+        print(json_text(verdict.to_json()), file=out)
     else:
-        print(_card(verdict), file=out)
+        say(*_card(verdict), file=out)
     return True
 
 
-def _card(verdict: Verdict) -> str:
+def _card(verdict: Verdict) -> list[str]:
+    """The verdict as lines for people (``say`` neutralises what the code carried: claims, issuer, key id)."""
     ctype = BUILTIN_TYPES.by_name(verdict.credential_type)
     labels = {c.name: c.label_zh or c.name for c in ctype.claims} if ctype else {}
     foreign = verdict.format != "econsent/1"
@@ -430,4 +467,4 @@ def _card(verdict: Verdict) -> str:
     if verdict.withheld:
         lines.append(f"  withheld {', '.join(verdict.withheld)}")
     lines += [f"  WARNING  {warning}" for warning in verdict.warnings]
-    return "\n".join(lines)
+    return lines

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import io
 import json
 import struct
 import subprocess
@@ -238,6 +239,74 @@ def test_kid_from_the_unprotected_header_only_when_the_protected_has_none(dsc: D
     assert verifier.verify(dsc.code(protected={1: -7}, unprotected={4: dsc.entry.kid}), now=NOW)
     wrong = dsc.code(protected={1: -7, 4: b"foo"}, unprotected={4: dsc.entry.kid})
     rejected(verifier, wrong, ErrorCode.UNKNOWN_KEY)
+
+
+@pytest.mark.parametrize(
+    ("protected", "unprotected"),
+    [({1: [-7]}, {}), ({1: {1: -7}}, {}), ({}, {1: [-7, -37]}), ({}, {1: {"alg": -7}})],
+    ids=["protected-list", "protected-map", "unprotected-list", "unprotected-map"],
+)
+def test_a_cose_algorithm_that_is_a_list_or_a_map_is_malformed(
+    dsc: Dsc, protected: dict[Any, Any], unprotected: dict[Any, Any]
+) -> None:
+    """Only a public DSC key id is needed to reach the algorithm check; its type is checked before a lookup."""
+    code = dsc.code(protected={**protected, 4: dsc.entry.kid}, unprotected=unprotected)
+    assert "not an integer or text" in rejected(verifier_for(dsc), code, ErrorCode.MALFORMED)
+
+
+CBOR_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64 - 1)
+    | st.floats()
+    | st.binary(max_size=12)
+    | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.integers(-300, 300) | st.text(max_size=3), children, max_size=3)
+        | st.builds(_cbor.Tag, st.sampled_from([0, 1, 18, 61, 1004]), children)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    where=st.sampled_from(["protected", "unprotected", "claims", "hcert"]),
+    key=st.sampled_from([1, 4, 6, -260, 33, "v", "nam", "dob"]),
+    value=CBOR_VALUES,
+)
+def test_a_value_of_any_cbor_type_anywhere_in_a_signed_dcc_verifies_or_is_refused_with_a_code(
+    where: str, key: Any, value: Any
+) -> None:
+    """Every place a decoded value's type is assumed (alg, kid, iss, iat, exp, hcert, the DCC's fields)."""
+    dsc, _ = _fuzz_subject()
+    protected: dict[Any, Any] = {1: -7, 4: dsc.entry.kid}
+    unprotected: dict[Any, Any] = {}
+    claims: dict[Any, Any] = {1: "AT", 6: NOW_S - DAY, 4: NOW_S + DAY, -260: {1: dict(HCERT)}}
+    target = {"protected": protected, "unprotected": unprotected, "claims": claims, "hcert": claims[-260][1]}[where]
+    target[key] = value
+    code = dsc.code(protected=protected, unprotected=unprotected, claims=claims)
+    try:
+        verdict = verifier_for(dsc).verify(code, now=NOW)
+    except VerificationError as exc:
+        assert isinstance(exc.code, ErrorCode)
+    else:
+        json.dumps(verdict.to_json())
+
+
+@pytest.mark.parametrize("command", ["scan", "verify"])
+def test_stdin_goes_on_to_the_next_line_after_a_dcc_whose_algorithm_is_a_list(
+    dsc: Dsc, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A keyboard-wedge scanner types one code a line: a hostile code is refused and the genuine one after it read."""
+    (tmp_path / "dsc.der").write_bytes(dsc.der)
+    hostile = dsc.code(protected={1: [-7], 4: dsc.entry.kid})
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{hostile}\n{dsc.code()}\n"))
+    assert main([command, "-", "--dcc-certs", str(tmp_path), "--now", NOW.isoformat(), "--json"]) == 1
+    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [v.get("code") for v in verdicts] == ["MALFORMED", None]
+    assert verdicts[1]["valid"] is True and verdicts[1]["format"] == "eu-dcc/1"
 
 
 def test_colliding_key_ids_are_all_tried(dsc: Dsc) -> None:

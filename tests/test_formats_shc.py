@@ -460,3 +460,43 @@ def test_cli_verifies_a_card_with_issuer_keys(tmp_path: Path, capsys: pytest.Cap
     assert main(["verify", issuer().qr(), "--shc-jwks", str(tmp_path / "jwks.json"), "--now", NOW.isoformat()]) == 2
     assert "--shc-issuer" in capsys.readouterr().err
     assert main(["verify", issuer().qr(), "--shc-jwks", str(tmp_path / "jwks.json"), "--shc-issuer", "http://x"]) == 2
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=8,
+)
+_HEADER_KEYS = ["alg", "kid", "zip", "crit", "typ"]
+_CARD_KEYS = ["iss", "nbf", "exp", "vc"]
+_VC_KEYS = ["type", "credentialSubject", "rid"]
+_PATIENT_KEYS = ["name", "birthDate", "resourceType"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    where=st.sampled_from(["header", "card", "vc", "patient", "bundle"]),
+    key=st.sampled_from(sorted({*_HEADER_KEYS, *_CARD_KEYS, *_VC_KEYS, *_PATIENT_KEYS, "entry"})),
+    value=JSON_VALUES,
+)
+def test_a_value_of_any_json_type_anywhere_in_a_signed_card_verifies_or_is_refused_with_a_code(
+    where: str, key: str, value: Any
+) -> None:
+    """Every place a decoded value's type is assumed: the header (alg, kid, zip, crit), the claims, vc, FHIR."""
+    card = issuer()
+    header: dict[str, Any] = {"zip": "DEF", "alg": "ES256", "kid": card.kid}
+    patient = json.loads(json.dumps(PATIENT))
+    bundle = {**BUNDLE, "entry": [{"fullUrl": "resource:0", "resource": patient}]}
+    vc: dict[str, Any] = {
+        "type": ["https://smarthealth.cards#health-card"],
+        "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": bundle},
+        "rid": "MKjR5NqBOYA",
+    }
+    claims: dict[str, Any] = {"iss": card.url, "nbf": NOW_S - 86_400, "vc": vc}
+    {"header": header, "card": claims, "vc": vc, "patient": patient, "bundle": bundle}[where][key] = value
+    try:
+        verdict = verifier_for(card).verify(card.qr(claims, header=header), now=NOW)
+    except VerificationError as exc:
+        assert isinstance(exc.code, ErrorCode)
+    else:
+        json.dumps(verdict.to_json())

@@ -52,7 +52,7 @@ def test_saved_fuzz_finding_no_longer_fails(path: Path) -> None:
 
 @pytest.mark.parametrize("harness", world.HARNESSES)
 def test_every_seed_passes_its_harness(harness: str) -> None:
-    seeds = world.seeds()[harness]
+    seeds = world.seeds_of(harness)
     assert seeds
     for data in seeds.values():
         targets.TARGETS[harness](data)
@@ -87,7 +87,7 @@ def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
 @given(data=st.data())
 def test_every_mutated_seed_passes_its_harness(harness: str, data: st.DataObject) -> None:
     """The fuzz targets' contract, in every test run without atheris: any input gives econsent's own answer."""
-    seeds = world.seeds()[harness]
+    seeds = world.seeds_of(harness)
     seed = seeds[data.draw(st.sampled_from(sorted(seeds)))]
     targets.TARGETS[harness](data.draw(mutated(seed)))
 

@@ -157,6 +157,7 @@ def test_publish_each_sequence_grows_and_files_are_replaced(run: Run, office: Pa
     sequences = [json.loads(run(*publish, now)[1])["lists"][0]["sequence"] for now in (ISSUED, LATER)]
     assert sequences == [1, 2]
     assert sorted(p.name for p in (office / "lists").iterdir()) == ["sh-traffic.0.ecsl"]
+    assert (office / "lists" / "sh-traffic.0.ecsl").stat().st_mode & 0o777 == 0o644  # published for every verifier
     code, out, _ = run(*publish, LATER, "--list", "5")
     assert code == 1 and json.loads(out)["code"] == "UNKNOWN_LIST"
 

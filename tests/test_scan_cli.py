@@ -23,7 +23,7 @@ from camera import camera_frame
 from conftest import ISSUER_NAME, es256_test_key
 from PIL import Image
 
-from econsent import Issuer, TrustedKey, TrustStore, present, qr
+from econsent import ATTESTED_OUT_OF_BAND, Issuer, TrustedKey, TrustStore, present, qr
 from econsent._cli_scan import Debouncer, register, run_scan
 from econsent.errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID, EconsentError, MissingDependencyError
 
@@ -48,6 +48,7 @@ class Office:
             "driving-licence",
             CLAIMS,
             holder_key=self.holder_key.public_key,
+            possession=ATTESTED_OUT_OF_BAND,
             valid_from=NOW - dt.timedelta(days=1),
             valid_until=NOW + dt.timedelta(days=365),
             now=NOW,

@@ -16,7 +16,17 @@ from typing import Any
 
 import pytest
 
-from econsent import Issuer, PublicKey, SigningKey, Verifier, _cli_wallet, cli, qr
+from econsent import (
+    ATTESTED_OUT_OF_BAND,
+    Issuer,
+    PossessionProof,
+    PublicKey,
+    SigningKey,
+    Verifier,
+    _cli_wallet,
+    cli,
+    qr,
+)
 from econsent.wallet import FileStorage
 
 NOW = "2025-06-01T08:30:00Z"
@@ -75,13 +85,20 @@ def licence_file(
     make_issuer: Callable[..., Issuer],
     licence_claims: dict[str, Any],
 ) -> Path:
-    """A credential issued to a holder key made with ``wallet new-key``."""
-    code, out, _ = run("new-key", *wallet_args(home), "-o", str(home / "holder.pub.pem"), "--json")
+    """A credential issued to a holder key made with ``wallet new-key``, which also proves possession of it."""
+    issuer = make_issuer()
+    challenge = bytes(range(32))
+    code, out, _ = run(
+        "new-key", *wallet_args(home), "-o", str(home / "holder.pub.pem"), "--challenge", challenge.hex(),
+        "--issuer-kid", issuer.kid.hex(), "--proof-out", str(home / "proof.json"), "--json",
+    )  # fmt: skip
     assert code == 0 and json.loads(out)["algorithm"] == "ES256"
-    credential = make_issuer().issue(
+    credential = issuer.issue(
         "driving-licence",
         licence_claims,
         holder_key=PublicKey.from_pem((home / "holder.pub.pem").read_bytes()),
+        possession=PossessionProof.decode((home / "proof.json").read_bytes()),
+        challenge=challenge,
         valid_from=MOMENT - dt.timedelta(days=1),
         valid_until=MOMENT + dt.timedelta(days=365),
         now=MOMENT - dt.timedelta(days=1),
@@ -251,6 +268,7 @@ def test_import_a_holder_key_and_use_the_wallet_environment_variable(
         "driving-licence",
         licence_claims,
         holder_key=key.public_key,
+        possession=ATTESTED_OUT_OF_BAND,
         valid_from=MOMENT,
         valid_until=MOMENT + dt.timedelta(days=1),
         now=MOMENT,
@@ -290,6 +308,43 @@ def test_refusals_exit_1_with_their_code(home: Path, entry: str, run: Callable[.
     assert path.read_bytes() == bytes(damaged)
     code, out, _ = run("list", "-w", str(home / "licence.ecc"), "--passphrase-env", "WALLET_PASS", "--json")
     assert code == 1 and json.loads(out)["code"] == "NOT_A_WALLET"
+
+
+def test_create_prints_the_wallet_id_to_pin(tmp_path: Path, run: Callable[..., tuple[int, str, str]]) -> None:
+    path = str(tmp_path / "a.ecw")
+    code, out, _ = run("create", "-w", path, "--passphrase-env", "WALLET_PASS", *CHEAP, "--json")
+    document = json.loads(out)
+    assert code == 0 and re.fullmatch("[0-9a-f]{32}", document["wallet_id"]) and document["generation"] == 1
+    code, out, _ = run("create", "-w", str(tmp_path / "b.ecw"), "--passphrase-env", "WALLET_PASS", *CHEAP)
+    assert code == 0 and re.search(r"wallet id [0-9a-f]{32}: keep it and pass --expect-id", out)
+
+
+def test_a_pinned_id_or_generation_refuses_a_swapped_or_older_file(
+    tmp_path: Path, run: Callable[..., tuple[int, str, str]]
+) -> None:
+    mine, theirs = tmp_path / "mine.ecw", tmp_path / "theirs.ecw"
+    created = [
+        json.loads(run("create", "-w", str(p), "--passphrase-env", "WALLET_PASS", *CHEAP, "--json")[1])
+        for p in (mine, theirs)
+    ]
+    my_id = created[0]["wallet_id"]
+    older = mine.read_bytes()
+    assert run("new-key", "-w", str(mine), "--passphrase-env", "WALLET_PASS")[0] == 0  # generation 2
+    current = mine.read_bytes()
+    pinned = ("-w", str(mine), "--passphrase-env", "WALLET_PASS", "--expect-id", my_id, "--min-generation", "2")
+    mine.write_bytes(theirs.read_bytes())  # the same passphrase, another wallet
+    code, out, err = run("list", *pinned)
+    assert code == 1 and out == "" and "SWAPPED" in err and "belongs to another wallet" in err
+    code, out, _ = run("list", *pinned, "--json")
+    assert code == 1 and json.loads(out)["code"] == "SWAPPED"
+    mine.write_bytes(older)
+    code, out, _ = run("list", *pinned, "--json")
+    assert code == 1 and json.loads(out)["code"] == "ROLLED_BACK"
+    assert mine.read_bytes() == older
+    mine.write_bytes(current)
+    assert run("list", *pinned)[0] == 0
+    code, _, err = run("list", "-w", str(mine), "--passphrase-env", "WALLET_PASS", "--expect-id", "not-an-id")
+    assert code == 2 and "32 hex digits" in err
 
 
 def test_usage_errors_exit_2(

@@ -390,7 +390,9 @@ class CoseSign1:
         alg = self.protected.get(1, self.unprotected.get(1))
         if alg is None:
             raise malformed("the COSE message names no algorithm")
-        if isinstance(alg, bool) or alg not in _ALGORITHM_IDS:
+        if isinstance(alg, bool) or not isinstance(alg, int | str):  # a list or a map cannot name an algorithm
+            raise malformed(f"the COSE algorithm is a {type(alg).__name__}, not an integer or text")
+        if alg not in _ALGORITHM_IDS:
             raise VerificationError(ErrorCode.ALGORITHM_NOT_ALLOWED, f"COSE algorithm {alg!r}")
         return _ALGORITHM_IDS[alg]
 

@@ -20,6 +20,14 @@ The first byte of an input selects a mode (the seeds in ``world.py`` use every m
   passphrase the victim was given).
 * ``scan``: 0 encoded image bytes, 1 raw gray pixels, 2 a text rendered as a QR code; each scanned and
   verified as a counter would.
+* ``dcc`` (EU DCC, ``HC1:``): 0 QR text, 1 a COSE message as sent (nobody re-signs: only the genuine
+  code may verify), 2 CWT claims signed by the trusted DSC (reaches every check after the signature),
+  3 a protected header signed by the DSC over the genuine claims (reaches the header checks).
+* ``shc`` (SMART Health Cards, ``shc:/``): 0 QR text, 1 a compact JWS as sent, 2 card JSON signed by the
+  trusted issuer, 3 a JWS header signed over the genuine card, 4 a ``.smart-health-card`` file.
+
+Every verdict and every refusal of ``dcc`` and ``shc`` is also drawn as a terminal card, which must hold
+no control, bidi or separator character (whatever the code carried).
 """
 
 from __future__ import annotations
@@ -36,7 +44,26 @@ from typing import Any
 
 import msgpack
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from world import AUDIENCE, CHEAP_KDF, NONCE, NOW, PASSPHRASE, TYPES, World, payload_of, world
+from world import (
+    AUDIENCE,
+    CHEAP_KDF,
+    NONCE,
+    NOW,
+    PASSPHRASE,
+    SHC_ISSUER,
+    TYPES,
+    World,
+    dcc_genuine,
+    payload_of,
+    qr_text_of_jws,
+    world,
+)
+from world import (
+    dcc as dcc_world,
+)
+from world import (
+    shc as shc_world,
+)
 
 from econsent import (
     EconsentError,
@@ -57,6 +84,7 @@ from econsent._envelope import (
     PRESENTATION_CONTEXT,
     STATUS_LIST_CONTEXT,
 )
+from econsent._terminal import printable
 from econsent._vault import (
     MemoryStorage,
     VaultKind,
@@ -65,7 +93,11 @@ from econsent._vault import (
     derive_key,
     read_header,
 )
+from econsent.card import render_card_text
 from econsent.errors import CredentialError
+from econsent.formats import DccFormat, DccTrust, ShcFormat, ShcTrust, read_health_card_file
+from econsent.formats import dcc as dcc_steps
+from econsent.formats import shc as shc_steps
 from econsent.keys import public_keys_from_jwks
 from econsent.model import Verdict
 from econsent.status import StatusListCache, StatusListError, load_status_list, read_status_list_unverified
@@ -422,6 +454,113 @@ def scan(data: bytes) -> None:
     raise AssertionError("an image verified, but its only genuine code was already seen")
 
 
+# ---------------------------------------------------------------------------------- foreign formats
+
+
+class _Foreign:
+    """A verifier that trusts the test DSC and the test SHC issuer (with its CRL), and nothing of econsent."""
+
+    def __init__(self) -> None:
+        self.dcc, self.shc = dcc_world(), shc_world()
+        dsc = DccTrust()
+        dsc.add_certificates(self.dcc.der, country="AT")
+        issuers = ShcTrust()
+        issuers.add_jwks(SHC_ISSUER, {"keys": [self.shc.jwk]})
+        issuers.add_crl(SHC_ISSUER, self.shc.crl())
+        self.shc_format = ShcFormat(issuers)
+        self.verifier = Verifier(TrustStore([]), formats=[DccFormat(dsc), self.shc_format])
+        self.warning = Verifier(
+            TrustStore([]),
+            Policy(unknown_status=StatusFallback.WARN, required_claims=("birth_date",)),
+            formats=[DccFormat(DccTrust([])), ShcFormat(ShcTrust())],
+        )
+        self.dcc_genuine = {dcc_steps.read_cose(cose).signed_bytes() for cose in dcc_genuine()}
+        self.shc_genuine = self.shc.jws(self.shc.header(), self.shc.card())
+
+
+_foreign: _Foreign | None = None
+
+
+def foreign() -> _Foreign:
+    global _foreign
+    if _foreign is None:
+        _foreign = _Foreign()
+    return _foreign
+
+
+def _answer(call: Any) -> Verdict | None:
+    """Run one verification: a Verdict, or None for a refusal; either is drawn as a terminal card."""
+    try:
+        verdict = call()
+    except VerificationError as exc:
+        _check_card(exc)
+        return None
+    json.dumps(verdict.to_json(), ensure_ascii=False)
+    _check_card(verdict)
+    return verdict  # type: ignore[no-any-return]
+
+
+def _check_card(subject: Verdict | VerificationError) -> None:
+    card = render_card_text(subject, now=NOW)
+    for line in card.splitlines():
+        assert printable(line) == line, f"a card line carries a control character: {line!r}"
+
+
+def dcc(data: bytes) -> None:
+    """EU DCCs: a Verdict or VerificationError only; without the DSC's key nothing but the genuine code verifies."""
+    if not data:
+        return
+    f = foreign()
+    mode, body = data[0] % 4, data[1:]
+    if mode == 0:
+        text = body.decode("utf-8", "surrogateescape")
+    elif mode == 1:
+        text = f.dcc.text(body)
+    elif mode == 2:
+        text = f.dcc.text(f.dcc.cose(f.dcc.protected(), body))
+    else:
+        text = f.dcc.text(f.dcc.cose(body, f.dcc.claims()))
+    verdict = _answer(lambda: f.verifier.verify(text, now=NOW))
+    _answer(lambda: f.warning.verify(text, now=NOW))
+    if verdict is not None and mode < 2:
+        cose = dcc_steps.read_cose(dcc_steps.decompress(dcc_steps.base45_decode(dcc_steps.strip_prefix(text))))
+        assert cose.signed_bytes() in f.dcc_genuine, "a DCC nobody signed verified"
+
+
+def shc(data: bytes) -> None:
+    """SMART Health Cards: a Verdict or VerificationError only; without the key only the genuine card verifies."""
+    if not data:
+        return
+    f = foreign()
+    mode, body = data[0] % 5, data[1:]
+    text = body.decode("utf-8", "surrogateescape")
+    if mode == 4:
+        try:
+            jwss = read_health_card_file(body)
+        except VerificationError:
+            return
+        for jws in jwss:
+            verdict = _answer(lambda jws=jws: f.shc_format.verify_jws(jws, now=NOW, nonce=None, policy=Policy()))
+            assert verdict is None or jws == f.shc_genuine, "a card file nobody signed verified"
+        return
+    if mode == 1:
+        jws = text
+    elif mode == 2:
+        jws = f.shc.jws(f.shc.header(), body)
+    elif mode == 3:
+        jws = f.shc.jws(body, f.shc.card())
+    else:
+        jws = None
+    qr_text = text if jws is None else qr_text_of_jws(jws) if jws.isascii() else "shc:/" + jws
+    verdict = _answer(lambda: f.verifier.verify(qr_text, now=NOW))
+    _answer(lambda: f.warning.verify(qr_text, now=NOW))
+    if jws is not None:
+        _answer(lambda: f.shc_format.verify_jws(jws, now=NOW, nonce=None, policy=Policy()))
+    if verdict is not None and mode < 2:
+        signed = shc_steps.read_jws(shc_steps.jws_from_qr_text(qr_text)).signed_bytes
+        assert signed == shc_steps.read_jws(f.shc_genuine).signed_bytes, "a card nobody signed verified"
+
+
 TARGETS: dict[str, Any] = {
     "text": text,
     "verify": verify,
@@ -429,6 +568,8 @@ TARGETS: dict[str, Any] = {
     "status_list": status_list,
     "wallet": wallet,
     "scan": scan,
+    "dcc": dcc,
+    "shc": shc,
 }
 
 

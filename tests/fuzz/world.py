@@ -1,7 +1,7 @@
 """The real objects the fuzz harnesses start from: keys, a trust store, credentials, presentations, a status
 list, a trust list, a wallet and QR images, all deterministic (keys derived from labels, RFC 6979 ECDSA).
 
-``seeds()`` turns them into the seed corpus of each harness (``targets.py`` says what a seed's first byte
+``seeds_of()`` turns them into the seed corpus of each harness (``targets.py`` says what a seed's first byte
 selects). Nothing here reads the clock: the verifier's time is ``NOW``. The keys are test keys.
 """
 
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from econsent import (
+    ATTESTED_OUT_OF_BAND,
     BUILTIN_TYPES,
     Algorithm,
     ClaimKind,
@@ -212,6 +213,7 @@ def world() -> World:
             type_name,
             claims,  # type: ignore[arg-type]
             holder_key=holder_key,
+            possession=None if holder_key is None else ATTESTED_OUT_OF_BAND,
             valid_from=NOW - 400 * DAY,
             valid_until=NOW + 400 * DAY,
             now=NOW - 10 * DAY,
@@ -309,6 +311,173 @@ def certificate(signer: DeterministicSigner, issuer_signer: DeterministicSigner 
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+# --- foreign formats: an EU DCC signer and a SMART Health Card issuer, with genuine codes of each ----------
+
+
+def cbor(value: object) -> bytes:
+    """A minimal CBOR encoder (ints, byte and text strings, lists, maps, tags) for building DCCs."""
+    from econsent.formats._cbor import Tag
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes((major << 5 | n,))
+        size = next(size for size in (1, 2, 4, 8) if n < 1 << (8 * size))
+        return bytes((major << 5 | (24 + size.bit_length() - 1),)) + n.to_bytes(size, "big")
+
+    if isinstance(value, bool) or value is None:
+        return {True: b"\xf5", False: b"\xf4", None: b"\xf6"}[value]
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, bytes):
+        return head(2, len(value)) + value
+    if isinstance(value, str):
+        return head(3, len(value.encode())) + value.encode()
+    if isinstance(value, list):
+        return head(4, len(value)) + b"".join(cbor(item) for item in value)
+    if isinstance(value, dict):
+        return head(5, len(value)) + b"".join(cbor(k) + cbor(v) for k, v in value.items())
+    if isinstance(value, Tag):
+        return head(6, value.number) + cbor(value.value)
+    raise TypeError(type(value))
+
+
+def base45(data: bytes) -> str:
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    out = []
+    for i in range(0, len(data), 2):
+        chunk = data[i : i + 2]
+        number = int.from_bytes(chunk, "big")
+        out += [alphabet[(number // 45**k) % 45] for k in range(3 if len(chunk) == 2 else 2)]
+    return "".join(out)
+
+
+DCC_HCERT = {
+    "ver": "1.3.0",
+    "nam": {"fn": "Musterfrau", "fnt": "MUSTERFRAU", "gn": "Erika", "gnt": "ERIKA"},
+    "dob": "1964-08-12",
+    "v": [{"tg": "840539006", "vp": "1119349007", "dn": 2, "sd": 2, "dt": "2021-05-29", "co": "AT",
+           "is": "Ministry of Health, Austria", "ci": "URN:UVCI:01:AT:TEST#0"}],
+}  # fmt: skip
+SHC_ISSUER = "https://issuer.example.org/shc"
+
+
+@dataclass(frozen=True)
+class Dcc:
+    """A Document Signer (ES256, certificate valid around NOW) and what it signs."""
+
+    signer: DeterministicSigner
+    der: bytes
+    kid: bytes
+
+    def protected(self) -> bytes:
+        return cbor({1: -7, 4: self.kid})
+
+    def cose(self, protected: bytes, payload: bytes, unprotected: dict[object, object] | None = None) -> bytes:
+        """A COSE_Sign1 (tag 18) with this signer's signature over ``protected`` and ``payload``."""
+        from econsent.formats._cbor import Tag
+
+        signature = self.signer.sign(cbor(["Signature1", protected, b"", payload]))
+        return cbor(Tag(18, [protected, unprotected or {}, payload, signature]))
+
+    def claims(self, hcert: object = None) -> bytes:
+        return cbor({1: "AT", 6: NOW - DAY, 4: NOW + 180 * DAY, -260: {1: hcert or DCC_HCERT}})
+
+    def text(self, cose: bytes) -> str:
+        import zlib
+
+        return "HC1:" + base45(zlib.compress(cose))
+
+
+@dataclass(frozen=True)
+class Shc:
+    """A SMART Health Card issuer (ES256, kid = JWK thumbprint) and what it signs."""
+
+    signer: DeterministicSigner
+    jwk: dict[str, object]
+
+    @property
+    def kid(self) -> str:
+        return str(self.jwk["kid"])
+
+    def crl(self) -> dict[str, object]:
+        """The issuer's revocation list for its key: one rid revoked for good, one before a time."""
+        return {"kid": self.kid, "method": "rid", "ctr": 1, "rids": ["revokedrid", f"MKjR5NqBOYA.{NOW - 10 * DAY}"]}
+
+    def header(self) -> bytes:
+        return json.dumps({"zip": "DEF", "alg": "ES256", "kid": self.kid}, separators=(",", ":")).encode()
+
+    def card(self) -> bytes:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {
+                    "fullUrl": "resource:0",
+                    "resource": {
+                        "resourceType": "Patient",
+                        "name": [{"family": "Anyperson", "given": ["John", "B."]}],
+                        "birthDate": "1951-01-20",
+                    },
+                }
+            ],
+        }
+        document = {
+            "iss": SHC_ISSUER,
+            "nbf": NOW - DAY,
+            "vc": {
+                "type": ["https://smarthealth.cards#health-card", "https://smarthealth.cards#immunization"],
+                "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": bundle},
+                "rid": "MKjR5NqBOYA",
+            },
+        }
+        return json.dumps(document, separators=(",", ":")).encode()
+
+    def jws(self, header: bytes, payload_json: bytes) -> str:
+        """A compact JWS signed by this issuer: ``payload_json`` is raw-DEFLATEd as the format requires."""
+        import base64
+        import zlib
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        body = compressor.compress(payload_json) + compressor.flush()
+        signed = f"{b64(header)}.{b64(body)}"
+        return f"{signed}.{b64(self.signer.sign(signed.encode()))}"
+
+
+def qr_text_of_jws(jws: str) -> str:
+    return "shc:/" + "".join(f"{ord(char) - 45:02d}" for char in jws)
+
+
+@cache
+def dcc() -> Dcc:
+    from econsent.formats import DscEntry
+
+    signer = es256("dcc-dsc-es256")
+    der = certificate(signer)
+    return Dcc(signer, der, DscEntry(der).kid)
+
+
+@cache
+def shc() -> Shc:
+    import base64
+
+    from econsent.formats.shc import jwk_thumbprint
+
+    signer = es256("shc-issuer-es256")
+    public = serialization.load_pem_public_key(signer.public_key.to_pem())
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    numbers = public.public_numbers()
+    point = numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    jwk = {"kty": "EC", "crv": "P-256", "x": b64(point[:32]), "y": b64(point[32:])}
+    return Shc(signer, {**jwk, "kid": jwk_thumbprint(jwk), "use": "sig", "alg": "ES256", "crlVersion": 1})
+
+
 def images() -> dict[str, bytes]:
     """Small encoded images of QR codes (Pillow and qrcode are imported only here)."""
     from PIL import Image
@@ -346,9 +515,20 @@ def _json(document: object) -> bytes:
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
+def seeds_of(harness: str) -> dict[str, bytes]:
+    """A harness's seed inputs, by name; the first byte of each selects the mode (see targets.py).
+
+    The foreign formats' seeds need none of econsent's own objects (keys, credentials, wallet).
+    """
+    if harness == "dcc":
+        return _dcc_seeds()
+    if harness == "shc":
+        return _shc_seeds()
+    return _econsent_seeds()[harness]
+
+
 @cache
-def seeds() -> dict[str, dict[str, bytes]]:
-    """Seed inputs per harness, by name. The first byte of each selects the harness's mode (see targets.py)."""
+def _econsent_seeds() -> dict[str, dict[str, bytes]]:
     w = world()
     payloads = {name: payload_of(text) for name, text in w.presentations.items()}
     list_doc = json.loads(w.trust_list)
@@ -403,6 +583,60 @@ def seeds() -> dict[str, dict[str, bytes]]:
     }
 
 
+def dcc_genuine() -> tuple[bytes, ...]:
+    """The COSE messages the test DSC signed in the seeds (the key id in the protected or unprotected header)."""
+    d = dcc()
+    return d.cose(d.protected(), d.claims()), d.cose(cbor({1: -7}), d.claims(), {4: d.kid})
+
+
+@cache
+def _dcc_seeds() -> dict[str, bytes]:
+    """Mode 0 HC1 text, 1 a COSE message (unsigned), 2 CWT claims signed by the DSC, 3 a signed protected header."""
+    d = dcc()
+    genuine, kid_unprotected = dcc_genuine()
+    test_hcert = {
+        "ver": "1.3.0",
+        "nam": {"fnt": "MUSTERFRAU"},
+        "dob": "1964",
+        "t": [{"tg": "840539006", "tt": "LP6464-4", "sc": "2021-05-29T10:00:00Z", "ci": "URN:UVCI:01:AT:T#1"}],
+    }
+    return {
+        "text": b"\x00" + d.text(genuine).encode(),
+        "text-cwt-tagged": b"\x00" + d.text(b"\xd8\x3d" + genuine).encode(),
+        "cose": b"\x01" + genuine,
+        "cose-kid-unprotected": b"\x01" + kid_unprotected,
+        "claims": b"\x02" + d.claims(),
+        "claims-test": b"\x02" + d.claims(test_hcert),
+        "claims-no-issuer": b"\x02" + cbor({6: NOW - DAY, 4: NOW + DAY, -260: {1: DCC_HCERT}}),
+        "protected": b"\x03" + d.protected(),
+        "protected-alg-list": b"\x03" + cbor({1: [-7], 4: d.kid}),
+    }
+
+
+@cache
+def _shc_seeds() -> dict[str, bytes]:
+    """Mode 0 shc:/ text, 1 a compact JWS (unsigned), 2 card JSON signed, 3 a signed header, 4 a card file."""
+    s = shc()
+    genuine = s.jws(s.header(), s.card())
+    revoked = s.card().replace(b"MKjR5NqBOYA", b"revokedrid")
+    return {
+        "text": b"\x00" + qr_text_of_jws(genuine).encode(),
+        "jws": b"\x01" + genuine.encode(),
+        "card": b"\x02" + s.card(),
+        "card-revoked": b"\x02" + revoked,
+        "card-expiring": b"\x02" + s.card().replace(b'"nbf"', f'"exp":{NOW + DAY},"nbf"'.encode()),
+        "header": b"\x03" + s.header(),
+        "file": b"\x04" + _json({"verifiableCredential": [genuine]}),
+        "file-parameters": b"\x04"
+        + _json(
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "verifiableCredential", "valueString": genuine}],
+            }
+        ),
+    }
+
+
 def _wallet_plaintext(w: World) -> bytes:
     """The decrypted body of the seed wallet (what the wallet harness seals under its own key)."""
     from econsent._vault import derive_key, read_header, unseal
@@ -412,5 +646,5 @@ def _wallet_plaintext(w: World) -> bytes:
     return msgpack.packb(body, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-HARNESSES: tuple[str, ...] = ("text", "verify", "trust_list", "status_list", "wallet", "scan")
+HARNESSES: tuple[str, ...] = ("text", "verify", "trust_list", "status_list", "wallet", "scan", "dcc", "shc")
 Target = Callable[[bytes], None]
