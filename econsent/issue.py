@@ -167,6 +167,13 @@ class Issuer:
             if possession is not None or challenge is not None:
                 raise IssueError("a bearer credential binds no holder key: give no possession proof or challenge")
             return
+        if not isinstance(holder_key, PublicKey):
+            raise IssueError(f"holder_key must be a PublicKey or None, not {type(holder_key).__name__}")
+        if possession is not None and not isinstance(possession, PossessionProof | KeyAttestation):
+            raise PossessionError(
+                PossessionProblem.MALFORMED,
+                f"possession must be a PossessionProof or ATTESTED_OUT_OF_BAND, not {type(possession).__name__}",
+            )
         if not holder_key.is_on_curve():
             raise IssueError("the holder key is not a point of its curve: no signature could ever match it")
         if isinstance(possession, KeyAttestation):

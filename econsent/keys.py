@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
+import re
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -42,6 +43,7 @@ __all__ = [
     "raw_signature_from_der",
 ]
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _MAX_PEM_BYTES = 64 * 1024
 
@@ -88,18 +90,25 @@ class PublicKey:
 
     __slots__ = ("_key", "_kid", "algorithm", "raw")
 
-    def __init__(self, algorithm: Algorithm, key: _PublicObject, raw: bytes | None = None) -> None:
+    def __init__(self, algorithm: Algorithm, key: _PublicObject) -> None:
+        # The algorithm picks the weak-key check and the verifier's policy, the key object the verification
+        # itself: an Ed25519 key passed as ES256 would skip the check and still verify as Ed25519.
+        if _algorithm_of(key) is not algorithm:
+            raise KeyLoadError(f"a {type(key).__name__} is not an {algorithm.value} key")
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+        else:
+            raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self._set(algorithm, key, raw)
+
+    def _set(self, algorithm: Algorithm, key: _PublicObject, raw: bytes) -> None:
+        """Fill the slots, refusing a weak Ed25519 encoding; ``raw`` must be exactly ``key``'s bytes."""
+        if algorithm is Algorithm.ED25519:
+            _refuse_weak_ed25519(raw)
         self.algorithm = algorithm
         self._key = key
         self._kid: bytes | None = None
-        if raw is not None:
-            self.raw = raw
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            self.raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
-        else:
-            self.raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        if algorithm is Algorithm.ED25519:
-            _refuse_weak_ed25519(self.raw)
+        self.raw = raw
 
     @property
     def kid(self) -> bytes:
@@ -118,13 +127,17 @@ class PublicKey:
                     raise ValueError("a P-256 public key must be a 33-byte compressed point")
                 if raw[0] not in (2, 3):
                     raise ValueError("a P-256 public key must be a compressed point")
-                point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
-                return cls(algorithm, point, bytes(raw))
-            if len(raw) != 32:
+                key: _PublicObject = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+            elif len(raw) != 32:
                 raise ValueError("an Ed25519 public key must be 32 bytes")
-            return cls(algorithm, ed25519.Ed25519PublicKey.from_public_bytes(raw), bytes(raw))
+            else:
+                key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise KeyLoadError(f"not a valid {algorithm.value} public key: {exc}") from exc
+        # The key was made from these very bytes: skip re-encoding them, on the verifier's hot path.
+        public = cls.__new__(cls)
+        public._set(algorithm, key, bytes(raw))
+        return public
 
     @classmethod
     def from_pem(cls, data: bytes | str) -> PublicKey:
@@ -153,6 +166,7 @@ class PublicKey:
         cert = _load_certificate(data, "certificate")
         if ca is not None:
             authority = _load_certificate(ca, "CA certificate")
+            _refuse_weak_authority(authority)
             try:
                 cert.verify_directly_issued_by(authority)
             except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
@@ -180,6 +194,8 @@ class PublicKey:
         if "d" in jwk:
             raise KeyLoadError("this JWK holds a private key: publish only the public members")
         kty, crv = jwk.get("kty"), jwk.get("crv")
+        if "alg" in jwk and jwk["alg"] != _JWK_ALGORITHMS.get((kty, crv)):
+            raise KeyLoadError(f"a {kty} {crv} JWK cannot declare alg {jwk['alg']!r}")
         try:
             if kty == "EC" and crv == "P-256":
                 x, y = _b64url_int(jwk.get("x")), _b64url_int(jwk.get("y"))
@@ -397,6 +413,8 @@ def _refuse_weak_ed25519(raw: bytes) -> None:
 
 
 MAX_JWKS_KEYS = 256
+# The one JOSE "alg" (RFC 7518, RFC 8037) each supported key type may declare; another one is a contradiction.
+_JWK_ALGORITHMS: dict[tuple[object, object], str] = {("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
 
 
 def public_keys_from_jwks(document: object) -> list[PublicKey]:
@@ -406,6 +424,19 @@ def public_keys_from_jwks(document: object) -> list[PublicKey]:
     if not 1 <= len(document["keys"]) <= MAX_JWKS_KEYS:
         raise KeyLoadError(f"a JWKS document holds 1 to {MAX_JWKS_KEYS} keys")
     return [PublicKey.from_jwk(jwk) for jwk in document["keys"]]
+
+
+def _refuse_weak_authority(authority: x509.Certificate) -> None:
+    """A CA's Ed25519 key passes the weak-key rule too: OpenSSL would accept a forged certificate under it."""
+    try:
+        key = authority.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyLoadError(f"the CA certificate's public key cannot be read: {exc}") from exc
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        try:
+            PublicKey(Algorithm.ED25519, key).on_curve()
+        except KeyLoadError as exc:
+            raise KeyLoadError(f"the CA certificate's key is refused: {exc}") from exc
 
 
 def _load_certificate(data: bytes, what: str) -> x509.Certificate:
@@ -420,9 +451,15 @@ def _load_certificate(data: bytes, what: str) -> x509.Certificate:
 
 
 def _b64url(value: object) -> bytes:
-    if not isinstance(value, str) or not value or "=" in value:
+    """Strict unpadded base64url (RFC 7515 section 2): only its alphabet, and the one encoding of the bytes,
+    so a key has exactly one JWK spelling (the decoder alone would skip stray characters and ignore set
+    trailing bits)."""
+    if not isinstance(value, str) or not _B64URL.fullmatch(value):
         raise ValueError("expected an unpadded base64url string")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
+        raise ValueError("not the canonical base64url encoding of its bytes")
+    return raw
 
 
 def _b64url_int(value: object) -> int:

@@ -827,6 +827,11 @@ class Wallet:
     def _write(self, state: _State, key: VaultKey) -> None:
         """Seal ``state`` at the next generation and write it; call under both locks."""
         generation = self._generation + 1
+        if generation > MAX_GENERATION:  # only a file written by other software can be this far on
+            raise WalletError(
+                f"the wallet file is at generation {self._generation}, the last one there is",
+                code=WalletErrorCode.LIMITS_EXCEEDED,
+            )
         data = seal(state.to_body(), key, VaultKind.WALLET, wallet_id=state.wallet_id, generation=generation)
         self._storage.write(data)
         self._state, self._data, self._generation, self._key = state, data, generation, key
