@@ -7,6 +7,7 @@ Each signature covers a context tag naming the object and the format version, th
 * trust list (anchor key):    ``"econsent/v1 trust-list\\0" || the list's payload bytes``
 * status list (issuer key):   ``"econsent/v1 status-list\\0" || list bytes before the signature``
 * possession (holder key):    ``"econsent/v1 possession\\0" || issuer kid || holder alg id || holder key || challenge``
+* key registration (issuer):  ``"econsent/v1 registry-key\\0" || new key's kid || nonce`` (local to an issuer registry)
 
 No time, no claims policy: the verifier decides what a valid signature means.
 """
@@ -22,6 +23,7 @@ __all__ = [
     "CREDENTIAL_CONTEXT",
     "POSSESSION_CONTEXT",
     "PRESENTATION_CONTEXT",
+    "REGISTRATION_CONTEXT",
     "STATUS_LIST_CONTEXT",
     "TRUST_LIST_CONTEXT",
     "possession_input",
@@ -29,11 +31,13 @@ __all__ = [
     "sign_credential",
     "sign_possession",
     "sign_presentation",
+    "sign_registration",
     "sign_status_list",
     "sign_trust_list",
     "verify_credential",
     "verify_possession",
     "verify_presentation",
+    "verify_registration",
     "verify_status_list",
     "verify_trust_list",
 ]
@@ -43,6 +47,7 @@ PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
 TRUST_LIST_CONTEXT = b"econsent/v1 trust-list\x00"
 STATUS_LIST_CONTEXT = b"econsent/v1 status-list\x00"
 POSSESSION_CONTEXT = b"econsent/v1 possession\x00"
+REGISTRATION_CONTEXT = b"econsent/v1 registry-key\x00"
 _FINGERPRINT_CONTEXT = b"econsent/v1 replay\x00"
 
 
@@ -112,6 +117,15 @@ def sign_possession(signer: Signer, issuer_kid: bytes, challenge: bytes) -> byte
 
 def verify_possession(holder_key: PublicKey, signature: bytes, issuer_kid: bytes, challenge: bytes) -> bool:
     return holder_key.verify(signature, possession_input(issuer_kid, holder_key, challenge))
+
+
+def sign_registration(signer: Signer, new_kid: bytes, nonce: bytes) -> bytes:
+    """An issuer key's consent to registering ``new_kid`` in its registry (fresh ``nonce`` per request)."""
+    return _checked_sign(signer, REGISTRATION_CONTEXT + new_kid + nonce)
+
+
+def verify_registration(key: PublicKey, signature: bytes, new_kid: bytes, nonce: bytes) -> bool:
+    return key.verify(signature, REGISTRATION_CONTEXT + new_kid + nonce)
 
 
 def presentation_fingerprint(signed_bytes: bytes) -> bytes:

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._envelope import sign_registration, verify_registration
 from ._wire import MAX_STATUS_LIST_ID
 from .errors import EconsentError
 from .issue import Issuer
@@ -233,15 +234,21 @@ class IssuerRegistry:
         rows = self._query("SELECT public_key FROM issuer_keys ORDER BY added_at, kid").fetchall()
         return tuple(PublicKey.from_pem(pem) for (pem,) in rows)
 
-    def add_key(self, key: PublicKey, *, now: Instant) -> None:
+    def add_key(self, key: PublicKey, *, now: Instant, authorised_by: Signer) -> None:
         """Register another public key of this issuer (a rotation), to issue and publish with from now on.
 
-        The key must be one verifiers' trust stores place under this registry's ``issuer_ref``; for a
-        registry named after a key (``kid:<hex>``) no other key can be. Registering a key twice is refused.
+        ``authorised_by`` must hold a key already registered here, and it signs its consent to the new key
+        (so whoever can write to the registry file cannot register a key of their choosing); a registry
+        with no key yet (one upgraded from schema 1) takes the new key's own signer, which proves the
+        office holds it. The key must be one verifiers' trust stores place under this registry's
+        ``issuer_ref``; for a registry named after a key (``kid:<hex>``) no other key can be. Registering
+        a key twice is refused.
         """
         if not isinstance(key, PublicKey):
             raise RegistryError(RegistryErrorCode.BAD_INPUT, "give the issuer's public key")
         _check_key_fits(self._issuer_ref, (key,))
+        registered = self.issuer_keys
+        self._check_authority(key, authorised_by, registered)
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM issuer_keys WHERE kid = ?", (key.kid,)).fetchone():
                 raise RegistryError(RegistryErrorCode.BAD_INPUT, f"key {key.kid.hex()} is already registered")
@@ -249,6 +256,24 @@ class IssuerRegistry:
                 "INSERT INTO issuer_keys (kid, public_key, added_at) VALUES (?, ?, ?)",
                 (key.kid, key.to_pem().decode("ascii"), to_unix(now)),
             )
+
+    @staticmethod
+    def _check_authority(key: PublicKey, authorised_by: Signer, registered: tuple[PublicKey, ...]) -> None:
+        """Refuse unless ``authorised_by`` is a registered key (or, with none registered, ``key`` itself)
+        and signs its consent to ``key`` over a fresh nonce."""
+        public = getattr(authorised_by, "public_key", None)
+        if not isinstance(public, PublicKey):
+            raise RegistryError(RegistryErrorCode.BAD_INPUT, "authorise the new key with a signer (a private key)")
+        allowed = registered or (key,)
+        if public not in allowed:
+            names = ", ".join(k.kid.hex() for k in allowed)
+            raise RegistryError(
+                RegistryErrorCode.WRONG_KEY,
+                f"key {public.kid.hex()} may not register keys here: sign with a registered key ({names})",
+            )
+        nonce = os.urandom(16)
+        if not verify_registration(public, sign_registration(authorised_by, key.kid, nonce), key.kid, nonce):
+            raise RegistryError(RegistryErrorCode.WRONG_KEY, f"the signer does not hold key {public.kid.hex()}")
 
     @property
     def list_ids(self) -> range:

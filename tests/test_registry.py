@@ -288,7 +288,9 @@ def test_refuses_another_key_for_a_key_named_registry(tmp_path: Path, issuer: Is
         assert issue(registry, issuer).serial == 1
         refused(RegistryErrorCode.WRONG_KEY, lambda: issue(registry, Issuer(other)))
         refused(RegistryErrorCode.WRONG_KEY, lambda: registry.publish(0, other, now=NOW, next_update=NOW + HOUR))
-        refused(RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(other.public_key, now=NOW))
+        refused(
+            RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(other.public_key, now=NOW, authorised_by=ISSUER_KEY)
+        )
     refused(
         RegistryErrorCode.WRONG_KEY,
         lambda: IssuerRegistry.open(
@@ -324,10 +326,12 @@ def test_publishing_with_an_unregistered_key_is_refused_and_uses_no_sequence(
 def test_a_rotated_key_is_registered_explicitly_then_issues_and_publishes(
     registry: IssuerRegistry, issuer: Issuer, trust: TrustStore
 ) -> None:
-    registry.add_key(ROGUE_KEY.public_key, now=NOW)
+    registry.add_key(ROGUE_KEY.public_key, now=NOW, authorised_by=ISSUER_KEY)
     assert registry.issuer_keys == (ISSUER_KEY.public_key, ROGUE_KEY.public_key)
     assert issue(registry, Issuer(ROGUE_KEY)).kid == ROGUE_KEY.public_key.kid
-    refused(RegistryErrorCode.BAD_INPUT, lambda: registry.add_key(ROGUE_KEY.public_key, now=NOW))
+    refused(
+        RegistryErrorCode.BAD_INPUT, lambda: registry.add_key(ROGUE_KEY.public_key, now=NOW, authorised_by=ROGUE_KEY)
+    )
     with IssuerRegistry.open(registry.path, issuer_keys=[ROGUE_KEY.public_key]) as reopened:
         assert reopened.issuer_keys == registry.issuer_keys
     refused(
@@ -348,10 +352,38 @@ def test_a_version_1_registry_is_upgraded_and_refuses_every_key_until_one_is_reg
         assert upgraded.issuer_keys == ()
         assert upgraded.record(1).kid == ISSUER_KEY.public_key.kid
         refused(RegistryErrorCode.WRONG_KEY, lambda: issue(upgraded, issuer))
-        upgraded.add_key(ISSUER_KEY.public_key, now=NOW)
+        refused(  # the first key proves the office holds it: another key cannot vouch for it
+            RegistryErrorCode.WRONG_KEY,
+            lambda: upgraded.add_key(ISSUER_KEY.public_key, now=NOW, authorised_by=ROGUE_KEY),
+        )
+        upgraded.add_key(ISSUER_KEY.public_key, now=NOW, authorised_by=ISSUER_KEY)
         assert issue(upgraded, issuer).serial == 2
     with raw(registry.path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+class _Impostor:
+    """A signer that claims a registered public key but holds another private key."""
+
+    def __init__(self, claimed: PublicKey, actual: SigningKey) -> None:
+        self.algorithm, self.public_key, self._actual = claimed.algorithm, claimed, actual
+
+    def sign(self, data: bytes) -> bytes:
+        return self._actual.sign(data)
+
+
+def test_only_a_registered_key_can_register_another(registry: IssuerRegistry) -> None:
+    """Whoever can write the registry file could register any key, then publish lists every verifier refuses."""
+    newcomer = es256("econsent registry test: the office's next key")
+    refused(RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(newcomer.public_key, now=NOW, authorised_by=newcomer))
+    refused(
+        RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(newcomer.public_key, now=NOW, authorised_by=HOLDER_KEY)
+    )
+    with pytest.raises(SignerError):  # claims the issuer's public key, signs with another private key
+        registry.add_key(newcomer.public_key, now=NOW, authorised_by=_Impostor(ISSUER_KEY.public_key, ROGUE_KEY))
+    assert registry.issuer_keys == (ISSUER_KEY.public_key,)
+    registry.add_key(newcomer.public_key, now=NOW, authorised_by=ISSUER_KEY)
+    assert registry.issuer_keys == (ISSUER_KEY.public_key, newcomer.public_key)
 
 
 # --- serials at the edges of their range --------------------------------------------------------------
