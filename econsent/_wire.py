@@ -199,7 +199,10 @@ def unpack_canonical(data: bytes, *, max_bytes: int, max_items: int, max_str_len
 
     Limits apply before anything is allocated: strings, byte strings, arrays and maps are capped, extension
     types and trailing bytes are refused. Canonical means the exact bytes ``pack`` produces for the parsed
-    value (shortest encodings, no duplicate map keys), so every accepted input has one encoding.
+    value (shortest encodings, a non-negative integer in the unsigned forms, no duplicate map keys), so
+    every accepted input has one encoding. Nesting cannot exhaust a stack: msgpack's C unpacker keeps its
+    own fixed stack (deeper input is an error, not a recursion) and the callers' shape checks refuse any
+    container nested deeper than their format allows (SPEC 3: three levels).
     """
     try:
         obj = msgpack.unpackb(
@@ -245,6 +248,8 @@ def decode_payload(data: bytes) -> WirePayload:
     nodes = _node_map(obj[3], "nodes")
     issuer_signature = _bin(obj[4], "issuer signature", SIGNATURE_BYTES)
     proof = _proof(obj[5:], data) if len(obj) == 9 else None
+    if proof is not None and header.holder_key is None:
+        raise _malformed("a bearer credential (no holder key) cannot carry a holder proof")
     return WirePayload(
         header=header,
         header_bytes=pack(obj[0]),
@@ -282,7 +287,7 @@ def _header(value: Any) -> WireHeader:
         holder_alg, holder_key = holder[0], holder[1:]
         if HOLDER_ALG_BYTES.get(holder_alg) != len(holder_key):
             raise _malformed(f"holder key algorithm {holder_alg} with a {len(holder_key)}-byte key")
-    return WireHeader(
+    header = WireHeader(
         type_id=_int(value[0], "type id", 1, 0xFFFF),
         kid=_bin(value[1], "key id", KID_BYTES),
         serial=_int(value[2], "serial", 0, 2**64 - 1),
@@ -294,6 +299,9 @@ def _header(value: Any) -> WireHeader:
         holder_key=holder_key,
         status=_status(value[8]),
     )
+    if header.valid_from >= header.valid_until:
+        raise _malformed("valid-from is not before valid-until")
+    return header
 
 
 def _status(value: Any) -> tuple[int, int] | None:

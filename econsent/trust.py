@@ -429,8 +429,9 @@ _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 class TrustListProblem(StrEnum):
-    """Why a signed trust list was refused."""
+    """Why a signed trust list was refused (SPEC 9.2 gives the order of the checks)."""
 
+    TOO_LARGE = "TOO_LARGE"
     MALFORMED = "MALFORMED"
     UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
     UNKNOWN_ANCHOR = "UNKNOWN_ANCHOR"
@@ -502,10 +503,10 @@ def read_trust_list(data: bytes, anchors: Iterable[PublicKey]) -> TrustStore:
     """Verify a signed trust list against pinned anchor keys and return its keys as a trust store.
 
     Refuses (TrustListError) an oversized or malformed file, an unknown version, an anchor that is not
-    pinned, a bad signature, and any unknown field anywhere in the list.
+    pinned, a bad signature, and any unknown field anywhere in the list, in the order of SPEC 9.2.
     """
     if len(data) > MAX_TRUST_STORE_BYTES:
-        raise TrustListError(TrustListProblem.MALFORMED, f"larger than {MAX_TRUST_STORE_BYTES} bytes")
+        raise TrustListError(TrustListProblem.TOO_LARGE, f"larger than {MAX_TRUST_STORE_BYTES} bytes")
     envelope = _strict_json(data)
     if not isinstance(envelope, dict) or set(envelope) != _ENVELOPE_FIELDS or envelope["format"] != _LIST_FORMAT:
         raise TrustListError(TrustListProblem.MALFORMED, f"not a trust list (fields {sorted(_ENVELOPE_FIELDS)})")
@@ -517,6 +518,8 @@ def read_trust_list(data: bytes, anchors: Iterable[PublicKey]) -> TrustStore:
         raise TrustListError(TrustListProblem.UNKNOWN_ANCHOR, f"anchor {envelope['anchor']!r} is not pinned")
     payload_bytes = _b64decode(envelope["payload"], "payload")
     signature = _b64decode(envelope["signature"], "signature")
+    if len(signature) != 64:
+        raise TrustListError(TrustListProblem.MALFORMED, f"the signature is {len(signature)} bytes, not 64")
     if not _envelope.verify_trust_list(anchor, signature, payload_bytes):
         raise TrustListError(
             TrustListProblem.BAD_SIGNATURE, f"signature does not verify with anchor {anchor.kid.hex()}"
@@ -632,9 +635,13 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(value: Any, name: str) -> bytes:
+    """Unpadded base64url in its one form: a text whose unused low bits are not zero is refused (SPEC 9.1)."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", value):
         raise TrustListError(TrustListProblem.MALFORMED, f"{name} must be unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except ValueError as exc:
         raise TrustListError(TrustListProblem.MALFORMED, f"{name} is not base64url") from exc
+    if _b64encode(decoded) != value:
+        raise TrustListError(TrustListProblem.MALFORMED, f"{name} is not canonical base64url (unused bits set)")
+    return decoded

@@ -25,7 +25,7 @@ from .errors import ErrorCode, KeyLoadError, VerificationError
 from .keys import Algorithm, PublicKey
 from .model import Instant, StatusReference, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
-from .status import CredentialStatus, StatusListCache
+from .status import CredentialStatus, StatusList, StatusListCache
 from .trust import TrustedKey, TrustStore
 
 __all__ = [
@@ -202,27 +202,25 @@ class Verifier:
         trusted = self._trusted_key(header.kid, ctype, header.issued_at, now)
         warnings = _trust_list_warnings(trusted, now, policy.trust_list_grace)
         holder_alg = self._holder_algorithm(header.holder_alg)
-        if header.valid_from >= header.valid_until:
-            raise VerificationError(ErrorCode.MALFORMED, "valid-from is not before valid-until")
         claims, withheld, root = _disclosed_claims(wire, ctype)
         if not verify_credential(trusted.public_key, wire.issuer_signature, wire.header_bytes, root):
             raise VerificationError(ErrorCode.BAD_ISSUER_SIGNATURE)
         _check_validity(header.issued_at, header.valid_from, header.valid_until, now, policy.clock_leeway)
         if header.status is not None:
-            warnings += self._check_status(trusted.issuer_ref, header.status, now)
+            warnings += self._check_status(trusted, header.status, now)
 
-        proof = wire.proof
+        proof = wire.proof  # the codec refused a holder proof on a bearer credential
         if header.holder_key is None:
-            _check_bearer(proof, policy, nonce)
+            if not policy.accept_bearer:
+                raise VerificationError(ErrorCode.BEARER_REFUSED)
             presented_at = expires_at = offset = None
         elif proof is None:
             raise VerificationError(ErrorCode.MISSING_HOLDER_PROOF)
         else:
             assert holder_alg is not None  # the header carries a holder key, so it named its algorithm
-            presented_at, expires_at, offset = _check_holder_proof(
-                proof, holder_alg, header.holder_key, policy, now, nonce
-            )
+            presented_at, expires_at, offset = _check_holder_proof(proof, holder_alg, header.holder_key, policy, now)
 
+        _check_binding(proof, nonce, policy.audience)
         missing = [name for name in policy.required_claims if name not in claims]
         if missing:
             raise VerificationError(ErrorCode.MISSING_CLAIMS, f"needs {', '.join(missing)}")
@@ -271,30 +269,52 @@ class Verifier:
             raise VerificationError(ErrorCode.KEY_NOT_VALID, f"issued {from_unix(issued_at).isoformat()}")
         return trusted
 
-    def _check_status(self, issuer_ref: str, reference: tuple[int, int], now: int) -> tuple[str, ...]:
-        """Refuse a revoked or suspended credential; apply the fallback policy when the status is unknown."""
+    def _check_status(self, trusted: TrustedKey, reference: tuple[int, int], now: int) -> tuple[str, ...]:
+        """Refuse a revoked or suspended credential; apply the fallback policy when the status is unknown.
+
+        Only lists that speak for the credential key's own issuer within the same trust source count (an
+        issuer speaks only for itself); if several sources hold the key, the most restrictive list wins.
+        """
         list_id, index = reference
-        name = f"status list {list_id} of {issuer_ref}"
-        status_list = None if self._status_lists is None else self._status_lists.get(issuer_ref, list_id)
-        if status_list is not None:
-            signer = self._trust.get(status_list.kid)
-            if signer is None or signer.compromised_at(now):  # the trust store changed since the list was cached
-                status_list = None
-        if status_list is None:
+        name = f"status list {list_id} of {trusted.scope}"
+        held = self._status_lists_for(trusted.kid, list_id, now)
+        if not held:
             return self._unknown_status(ErrorCode.STATUS_UNKNOWN, f"no {name} is loaded")
-        if index >= status_list.size:  # the issuer points outside its own list: never acceptable
-            raise VerificationError(ErrorCode.STATUS_UNKNOWN, f"index {index} is beyond the {name}")
-        status = status_list.status(index)
-        if status is CredentialStatus.REVOKED:
-            raise VerificationError(ErrorCode.REVOKED, f"{name}, sequence {status_list.sequence}")
-        if status is CredentialStatus.SUSPENDED:
-            raise VerificationError(ErrorCode.SUSPENDED, f"{name}, sequence {status_list.sequence}")
-        overdue = now - to_unix(status_list.next_update)
+        for status_list in held:
+            if index >= status_list.size:  # the issuer points outside its own list: never acceptable
+                raise VerificationError(ErrorCode.STATUS_UNKNOWN, f"index {index} is beyond the {name}")
+        for refusal, code in (
+            (CredentialStatus.REVOKED, ErrorCode.REVOKED),
+            (CredentialStatus.SUSPENDED, ErrorCode.SUSPENDED),
+        ):
+            for status_list in held:
+                if status_list.status(index) is refusal:
+                    raise VerificationError(code, f"{name}, sequence {status_list.sequence}")
+        overdue = now - min(to_unix(status_list.next_update) for status_list in held)
         if overdue > self._policy.status_list_grace:
             return self._unknown_status(ErrorCode.STATUS_STALE, f"the {name} expired {overdue / 3600:.1f} hours ago")
         if overdue > 0:
             return (f"the {name} is {overdue / 3600:.1f} hours past its next update: update it",)
         return ()
+
+    def _status_lists_for(self, kid: bytes, list_id: int, now: int) -> list[StatusList]:
+        """The held lists ``list_id`` of every issuer scope the key speaks for, whose signer still speaks for it.
+
+        The trust store may have changed since a list was cached (a key marked compromised, a list that no
+        longer places the signer under that issuer): such a list no longer counts.
+        """
+        if self._status_lists is None:
+            return []
+        trust = self._trust
+        found = []
+        for scope in trust.scopes(kid):
+            status_list = self._status_lists.get(scope, list_id)
+            if status_list is None:
+                continue
+            signer = trust.get(status_list.kid)
+            if signer is not None and not signer.compromised_at(now) and scope in trust.scopes(status_list.kid):
+                found.append(status_list)
+        return found
 
     def _unknown_status(self, code: ErrorCode, detail: str) -> tuple[str, ...]:
         if self._policy.unknown_status is StatusFallback.REFUSE:
@@ -341,22 +361,10 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
     return claims, withheld, root
 
 
-def _check_bearer(proof: WireProof | None, policy: Policy, nonce: bytes | None) -> None:
-    """A bearer credential carries no holder proof and cannot answer a challenge or name an audience."""
-    if proof is not None:
-        raise VerificationError(ErrorCode.MALFORMED, "a bearer credential cannot carry a holder proof")
-    if not policy.accept_bearer:
-        raise VerificationError(ErrorCode.BEARER_REFUSED)
-    if nonce is not None:
-        raise VerificationError(ErrorCode.NONCE_MISMATCH, "a bearer credential cannot answer a challenge")
-    if policy.audience is not None:
-        raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "a bearer credential names no audience")
-
-
 def _check_holder_proof(
-    proof: WireProof, algorithm: Algorithm, raw_key: bytes, policy: Policy, now: int, nonce: bytes | None
+    proof: WireProof, algorithm: Algorithm, raw_key: bytes, policy: Policy, now: int
 ) -> tuple[int, int, int]:
-    """Holder signature, lifetime, freshness and binding; returns presented-at, expires-at and clock offset."""
+    """Holder key, holder signature, lifetime and freshness; returns presented-at, expires-at and clock offset."""
     try:
         holder_key = PublicKey.from_raw(algorithm, raw_key)
     except KeyLoadError as exc:
@@ -379,7 +387,6 @@ def _check_holder_proof(
             f"expired {now - expires_at} s ago; made {-offset} s before this verifier's clock "
             f"(if it was just made, the phone's clock is {-offset} s behind)",
         )
-    _check_binding(proof.nonce, proof.audience, nonce, policy.audience)
     return proof.presented_at, expires_at, offset
 
 
@@ -408,23 +415,35 @@ def _check_validity(issued_at: int, valid_from: int, valid_until: int, now: int,
         raise VerificationError(ErrorCode.EXPIRED, f"expired {from_unix(valid_until).isoformat()}")
 
 
-def _check_binding(
-    nonce: bytes | None, audience: str | None, expected_nonce: bytes | None, expected_audience: str | None
-) -> None:
-    if expected_nonce is not None and (nonce is None or not hmac.compare_digest(nonce, expected_nonce)):
-        raise VerificationError(ErrorCode.NONCE_MISMATCH)
+def _check_binding(proof: WireProof | None, expected_nonce: bytes | None, expected_audience: str | None) -> None:
+    """SPEC 7 steps 20-21, the same for every code: a bearer code (no proof) presents no nonce and no audience.
+
+    A nonce the verifier did not ask for is ignored: it binds nothing this verifier checks.
+    """
+    nonce = None if proof is None else proof.nonce
+    audience = None if proof is None else proof.audience
+    if expected_nonce is not None:
+        if nonce is None:
+            raise VerificationError(ErrorCode.NONCE_MISMATCH, "the code answers no challenge")
+        if not hmac.compare_digest(nonce, expected_nonce):
+            raise VerificationError(ErrorCode.NONCE_MISMATCH)
     if audience is not None and audience != expected_audience:
         raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "the code names another verifier")
     if expected_audience is not None and audience is None:
         raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "this verifier requires codes made for it")
 
 
-def _text_from_image(image: Any) -> str:
+def _text_from_image(image: Any, *, deadline: float | None = None) -> str:
+    """The code text in an image, scanned within ``deadline`` seconds (default ``qr.DEFAULT_DEADLINE``).
+
+    The scan runs in a scan worker that is stopped at the deadline, so a hostile image costs bounded
+    time and memory; a refused or stopped image is ``NO_QR_CODE``, its detail starting with the reason.
+    """
     from . import qr
     from .errors import QRError
 
     try:
-        texts = qr.scan(image)
+        texts = qr.scan(image, deadline=qr.DEFAULT_DEADLINE if deadline is None else deadline)
     except QRError as exc:
         raise VerificationError(ErrorCode.NO_QR_CODE, str(exc)) from exc
     if not texts:

@@ -284,6 +284,60 @@ def test_positive_layers(name: str) -> None:
     verify_raw(algorithm, holder_key, fields[8], holder_signed)
 
 
+REPLAY_CONTEXT = b"econsent/v1 replay\x00"
+PRESENTATION_VECTORS = [name for name, v in VECTORS.items() if "holder_signed_hex" in v["layers"]]
+
+
+@pytest.mark.parametrize("name", PRESENTATION_VECTORS)
+def test_replay_fingerprint_is_sha256_of_context_and_holder_signed_bytes(name: str) -> None:
+    """SPEC 7.4, byte for byte: the holder-signed bytes without the presentation context, after the replay context."""
+    layers = VECTORS[name]["layers"]
+    signed = bytes.fromhex(layers["holder_signed_hex"])
+    assert signed.startswith(PRESENTATION_CONTEXT)
+    expected = hashlib.sha256(REPLAY_CONTEXT + signed[len(PRESENTATION_CONTEXT) :]).hexdigest()
+    assert layers["replay_fingerprint_hex"] == expected
+
+
+def test_every_presentation_vector_publishes_its_replay_fingerprint() -> None:
+    assert len(PRESENTATION_VECTORS) >= 20
+    assert all("replay_fingerprint_hex" in VECTORS[name]["layers"] for name in PRESENTATION_VECTORS)
+
+
+TEST_KEYS = {name: key for vector in VECTORS.values() for name, key in vector["test_keys"].items()}
+P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")  # id-ecPublicKey, prime256v1
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410
+
+
+@pytest.mark.parametrize("name", sorted(TEST_KEYS))
+def test_kid_is_sha256_of_the_named_curve_uncompressed_spki(name: str) -> None:
+    """SPEC 6: the one SPKI a kid is computed over, rebuilt from the raw key without a DER library."""
+    entry = TEST_KEYS[name]
+    spki = bytes.fromhex(entry["spki_der_hex"])
+    assert hashlib.sha256(spki).digest()[:8].hex() == entry["kid"]
+    raw = bytes.fromhex(entry["public_raw_hex"])
+    if entry["algorithm"] == "Ed25519":
+        assert spki == ED25519_SPKI_PREFIX + raw
+        return
+    point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    uncompressed = point.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    assert spki == P256_SPKI_PREFIX + uncompressed
+    library_spki = point.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert library_spki == spki  # what a DER library writes by default is this form too
+
+
+def test_a_kid_over_another_encoding_of_the_same_key_is_refused() -> None:
+    """The compressed-point SPKI is valid DER for the same key but gives another kid: a trust store refuses it."""
+    document = VECTORS["001-driving-licence-full.json"]["trust_store"]
+    entry = next(k for k in document["keys"] if k["algorithm"] == "ES256")
+    raw = bytes.fromhex(TEST_KEYS["issuer-es256"]["public_raw_hex"])
+    compressed_spki = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + raw
+    serialization.load_der_public_key(compressed_spki)  # the same key, another DER
+    other_kid = hashlib.sha256(compressed_spki).digest()[:8].hex()
+    assert other_kid != entry["kid"]
+    with pytest.raises(TrustStoreError, match="does not match"):
+        TrustStore.from_json({**document, "keys": [{**entry, "kid": other_kid}]})
+
+
 def test_replay_vector_is_one_presentation_signed_twice() -> None:
     layers = VECTORS["023-replayed.json"]["layers"]
     first, second = (payload_from_text(text) for text in layers["texts"])
