@@ -156,6 +156,9 @@ class StatusList:
     kid: bytes
     bitstring: bytes = field(repr=False)
     scopes: frozenset[IssuerScope] = frozenset()
+    verified_with: TrustStore | None = field(default=None, repr=False, compare=False)
+    """The trust store the list was verified against: a cache judges by it whether the lists it holds
+    still count (their signer still trusted, in the same scope) before they can block this one."""
 
     def __post_init__(self) -> None:
         _check_bitstring(self.bitstring, self.size)
@@ -345,7 +348,9 @@ class _Parsed:
     signature: bytes
     signed_bytes: bytes
 
-    def status_list(self, scopes: frozenset[IssuerScope] = frozenset()) -> StatusList:
+    def status_list(
+        self, scopes: frozenset[IssuerScope] = frozenset(), verified_with: TrustStore | None = None
+    ) -> StatusList:
         return StatusList(
             issuer_ref=self.issuer_ref,
             list_id=self.list_id,
@@ -356,6 +361,7 @@ class _Parsed:
             kid=self.kid,
             bitstring=_inflate(self.compressed, _packed_length(self.size)),
             scopes=scopes,
+            verified_with=verified_with,
         )
 
 
@@ -388,7 +394,7 @@ def load_status_list(data: bytes, trust: TrustStore) -> StatusList:
         )
     if not verify_status_list(trusted.public_key, parsed.signature, parsed.signed_bytes):
         raise StatusListError(StatusListReason.BAD_SIGNATURE, f"key {kid.hex()}")
-    return parsed.status_list(scopes)
+    return parsed.status_list(scopes, trust)
 
 
 def read_status_list_unverified(data: bytes) -> StatusList:
@@ -490,17 +496,28 @@ class StatusListCache:
             raise StatusListError(StatusListReason.UNKNOWN_KEY, "the list was not verified against a trust store")
         keys = [(scope, status_list.list_id) for scope in status_list.scopes]
         with self._lock:
-            newer = False
-            for key in keys:
-                held = self._lists.get(key)
+            counting = {key: self._counting(key, status_list.verified_with) for key in keys}
+            for held in counting.values():
                 if held is not None:
                     _check_succession(held, status_list)
-                newer = newer or held is None or held.sequence != status_list.sequence
-            for key in keys:
-                held = self._lists.get(key)
+            newer = False
+            for key, held in counting.items():
                 if held is None or held.sequence != status_list.sequence:
                     self._lists[key] = status_list
+                    newer = True
             return newer
+
+    def _counting(self, key: tuple[IssuerScope, int], trust: TrustStore | None) -> StatusList | None:
+        """The held list for ``key`` if it still counts under ``trust``: a list whose signer has since been
+        marked compromised, or left that issuer's scope, must not block the issuer's next list (an attacker
+        with a stolen key could otherwise publish a huge sequence number once and freeze the list)."""
+        held = self._lists.get(key)
+        if held is None or trust is None:
+            return held
+        signer = trust.get(held.kid)
+        if signer is None or signer.status is KeyStatus.COMPROMISED or key[0] not in trust.scopes(held.kid):
+            return None
+        return held
 
     def get(self, scope: IssuerScope, list_id: int) -> StatusList | None:
         """The list ``list_id`` of that issuer in that trust source, if one is held."""

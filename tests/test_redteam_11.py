@@ -232,15 +232,13 @@ def _traffic_key(key: SigningKey, **changes: object) -> TrustedKey:
     return TrustedKey(**fields)  # type: ignore[arg-type]
 
 
-def test_open_a_list_from_a_key_later_found_compromised_does_not_block_the_issuers_next_list() -> None:
-    """OPEN (status.py, ``StatusListCache.add`` / ``_check_succession``). An attacker who stole the issuer's
-    status key K2 publishes list 0 with sequence 1,000,000 and every entry valid; a counter loads it while K2
-    is still trusted. The issuer marks K2 compromised and publishes list 0 #2 with its new key K3, revoking
-    slot 0. Expected: the counter loads #2 and refuses the licence as REVOKED. Actual: ``cache.add`` refuses
-    #2 as ROLLBACK against the attacker's #1,000,000, which the verifier then ignores (compromised signer), so
-    slot 0 is STATUS_UNKNOWN for as long as the process runs (and VALID under ``unknown_status=warn``).
-    A held list whose signer is compromised must not stand in the way of a newer list (judge succession
-    only against lists whose signer is still trusted, or drop them when the trust store changes)."""
+def test_a_list_from_a_key_later_found_compromised_does_not_block_the_issuers_next_list() -> None:
+    """An attacker who stole the issuer's status key K2 publishes list 0 with sequence 1,000,000 and every
+    entry valid; a counter loads it while K2 is still trusted. The issuer marks K2 compromised and publishes
+    list 0 #2 with its new key K3, revoking slot 0. Before the fix ``cache.add`` refused #2 as ROLLBACK
+    against the attacker's list, which the verifier then ignored (compromised signer): slot 0 stayed
+    STATUS_UNKNOWN for as long as the process ran (VALID under ``unknown_status=warn``). Succession is now
+    judged only against held lists that still count under the trust store the new list was verified with."""
     licence_key, stolen, new = es256("red team: licence key"), es256("red team: stolen"), es256("red team: k3")
     holder = es256("red team: holder p256")
     credential = Issuer(licence_key).issue(
