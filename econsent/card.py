@@ -150,7 +150,8 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
 
 
 def _utc(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """ISO 8601 in UTC to the second with ``Z``: the format of every time the CLI prints, in text and JSON."""
+    return moment.astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _claim_text(value: ClaimValue | Any) -> str:

@@ -299,7 +299,7 @@ def test_a_card_of_another_format_names_the_format_instead_of_a_serial() -> None
 
 def test_importing_the_card_and_scan_modules_loads_no_imaging_library() -> None:
     heavy = ("PIL", "qrcode", "pyzbar", "zxingcpp", "numpy", "cv2")
-    program = f"import econsent.card, econsent._cli_scan, sys; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    program = f"import econsent.card, econsent.cli.scan, sys; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", program],
         cwd=Path(__file__).resolve().parents[1],

@@ -32,6 +32,8 @@ from econsent import (
 )
 from econsent.schema import DRIVING_LICENCE
 
+pytestmark = pytest.mark.slow  # Hypothesis properties over the whole format
+
 DIGITS = "0123456789"
 NONCE = b"nonce-0123"
 

@@ -24,7 +24,7 @@ from conftest import ISSUER_NAME, es256_test_key
 from PIL import Image
 
 from econsent import ATTESTED_OUT_OF_BAND, Issuer, TrustedKey, TrustStore, present, qr
-from econsent._cli_scan import Debouncer, register, run_scan
+from econsent.cli.scan import Debouncer, register, run_scan
 from econsent.errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID, EconsentError, MissingDependencyError
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)

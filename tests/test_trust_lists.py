@@ -91,14 +91,14 @@ def test_bad_list_signature_is_refused(keys: dict[str, SigningKey]) -> None:
     document["payload"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
     with pytest.raises(TrustListError) as caught:
         read_trust_list(json.dumps(document).encode(), [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.BAD_SIGNATURE
+    assert caught.value.code is TrustListProblem.BAD_SIGNATURE
 
 
 def test_list_from_an_anchor_that_is_not_pinned_is_refused(keys: dict[str, SigningKey]) -> None:
     data = signed(keys, TrustStore([entry(keys["issuer"])]), anchor="other-anchor")
     with pytest.raises(TrustListError) as caught:
         read_trust_list(data, [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.UNKNOWN_ANCHOR
+    assert caught.value.code is TrustListProblem.UNKNOWN_ANCHOR
 
 
 def test_rollback_to_a_lower_sequence_is_refused(keys: dict[str, SigningKey]) -> None:
@@ -106,7 +106,7 @@ def test_rollback_to_a_lower_sequence_is_refused(keys: dict[str, SigningKey]) ->
     lists.update(signed(keys, TrustStore([entry(keys["issuer"])]), sequence=5))
     with pytest.raises(TrustListError) as caught:
         lists.update(signed(keys, TrustStore([entry(keys["issuer"])]), sequence=4))
-    assert caught.value.reason is TrustListProblem.ROLLBACK
+    assert caught.value.code is TrustListProblem.ROLLBACK
     assert [info.sequence for info in lists.held()] == [5]
 
 
@@ -116,7 +116,7 @@ def test_a_different_list_under_the_same_sequence_is_refused(keys: dict[str, Sig
     lists.update(signed(keys, TrustStore([entry(keys["issuer"])]), sequence=5))  # the same list again is fine
     with pytest.raises(TrustListError) as caught:
         lists.update(signed(keys, TrustStore([entry(keys["issuer"]), entry(keys["issuer-2"])]), sequence=5))
-    assert caught.value.reason is TrustListProblem.SEQUENCE_REUSED
+    assert caught.value.code is TrustListProblem.SEQUENCE_REUSED
 
 
 def test_a_newer_list_replaces_the_held_one(keys: dict[str, SigningKey]) -> None:
@@ -157,14 +157,14 @@ def test_unknown_fields_anywhere_are_refused(keys: dict[str, SigningKey], where:
     )
     with pytest.raises(TrustListError) as caught:
         read_trust_list(json.dumps(document).encode(), [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.MALFORMED
+    assert caught.value.code is TrustListProblem.MALFORMED
 
 
 @pytest.mark.parametrize("data", [b"", b"{", b"[]", b'{"format": "econsent-trust-list"}', b"\xff" * 10])
 def test_garbage_is_malformed_not_a_crash(keys: dict[str, SigningKey], data: bytes) -> None:
     with pytest.raises(TrustListError) as caught:
         read_trust_list(data, [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.MALFORMED
+    assert caught.value.code is TrustListProblem.MALFORMED
 
 
 def test_newer_list_version_is_refused(keys: dict[str, SigningKey]) -> None:
@@ -172,7 +172,7 @@ def test_newer_list_version_is_refused(keys: dict[str, SigningKey]) -> None:
     document["version"] = 2
     with pytest.raises(TrustListError) as caught:
         read_trust_list(json.dumps(document).encode(), [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.UNSUPPORTED_VERSION
+    assert caught.value.code is TrustListProblem.UNSUPPORTED_VERSION
 
 
 def test_expired_list_warns_during_grace_then_refuses(keys: dict[str, SigningKey]) -> None:
@@ -296,7 +296,7 @@ def test_cli_builds_signs_verifies_and_uses_a_trust_list(keys: dict[str, Signing
     assert json.loads(capsys.readouterr().out)["trust_list"] == "shanghai#3"
     assert main(["verify", code(keys), "--trust-list", listing, "--now", now]) == 2  # anchor missing: usage error
     assert main(["trust", "verify", listing, "--anchor", str(tmp_path / "issuer.pub.pem")]) == 1
-    assert "UNKNOWN_ANCHOR" in capsys.readouterr().out
+    assert "UNKNOWN_ANCHOR" in capsys.readouterr().err  # a refusal is reported on stderr, like every command's
 
 
 def test_cli_retire_and_compromise(keys: dict[str, SigningKey], tmp_path: Path) -> None:

@@ -1,12 +1,10 @@
 """``econsent wallet ...`` through ``econsent.cli.main``: exit codes, JSON output, the redrawing ``show``.
 
-``econsent.cli`` registers the wallet command with ``_cli_wallet.register``; until it does, the ``cli``
-fixture adds it to the real parser, so these tests run the real ``main`` either way.
+The tests run the real ``main`` in-process; ``show`` runs with the redraw loop's clocks replaced.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import re
@@ -23,10 +21,10 @@ from econsent import (
     PublicKey,
     SigningKey,
     Verifier,
-    _cli_wallet,
     cli,
     qr,
 )
+from econsent.cli import wallet as cli_wallet
 from econsent.wallet import FileStorage
 
 NOW = "2025-06-01T08:30:00Z"
@@ -38,16 +36,6 @@ CHEAP = ("--kdf-log2-n", "10")
 
 @pytest.fixture
 def cli_main(monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
-    original = cli._parser
-
-    def parser_with_wallet() -> argparse.ArgumentParser:
-        parser = original()
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction) and "wallet" not in action.choices:
-                _cli_wallet.register(action)
-        return parser
-
-    monkeypatch.setattr(cli, "_parser", parser_with_wallet)
     monkeypatch.setenv("WALLET_PASS", PASSPHRASE)
     monkeypatch.setenv("BACKUP_PASS", BACKUP_PASSPHRASE)
     monkeypatch.delenv("ECONSENT_WALLET", raising=False)
@@ -181,8 +169,8 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         sleeps.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr(_cli_wallet, "_SLEEP", sleep)
-    monkeypatch.setattr(_cli_wallet, "_MONOTONIC", lambda: clock[0])
+    monkeypatch.setattr(cli_wallet, "_SLEEP", sleep)
+    monkeypatch.setattr(cli_wallet, "_MONOTONIC", lambda: clock[0])
     yield sleeps
 
 
@@ -218,7 +206,7 @@ def test_show_stops_cleanly_on_ctrl_c(
     def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli_wallet, "_SLEEP", interrupted)
+    monkeypatch.setattr(cli_wallet, "_SLEEP", interrupted)
     code, out, _ = run("show", *wallet_args(home), entry, "--now", NOW)
     assert code == 0 and out.endswith("\x1b[?25h")
 
@@ -383,6 +371,6 @@ def test_passphrases_never_reach_the_output(
 
 
 def test_redraws_tick_on_whole_seconds_of_the_clock() -> None:
-    assert _cli_wallet._until_next_second(MOMENT) == 1.0
-    assert _cli_wallet._until_next_second(MOMENT.replace(microsecond=250_000)) == 0.75
-    assert _cli_wallet._until_next_second(MOMENT.replace(microsecond=999_999)) == 0.05
+    assert cli_wallet._until_next_second(MOMENT) == 1.0
+    assert cli_wallet._until_next_second(MOMENT.replace(microsecond=250_000)) == 0.75
+    assert cli_wallet._until_next_second(MOMENT.replace(microsecond=999_999)) == 0.05

@@ -43,6 +43,8 @@ import pytest
 from econsent import Algorithm, PublicKey
 from econsent.wallet import FileStorage, ScryptParams, Wallet
 
+pytestmark = pytest.mark.slow  # writers killed at random points, in subprocesses
+
 PASSPHRASE = "crash test 崩溃测试"
 CHEAP = ScryptParams(log2_n=10, r=8, p=1)
 NOW = dt.datetime(2025, 6, 1, 8, 30, tzinfo=dt.UTC)

@@ -1,46 +1,153 @@
-"""Helpers shared by the command-line modules: input files, times, output, passphrases, atomic writes."""
+"""What every command shares: the parser, input files, times, passphrases, file writes, and output.
+
+One of each, so that every command reads and reports the same way: :func:`parse_time` and
+:func:`iso_time` for times in and out, :func:`read_secret` for passphrases, :func:`write_file` for
+every file the CLI writes, :func:`emit` for results, and :func:`report_error` for every error and
+refusal, in one JSON shape (``{"ok": false, "code", "sentence", "detail"}``) or one text form.
+"""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import datetime as _dt
+import getpass
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from ._files import write_atomic
-from ._terminal import json_text, printable
-from ._wire import MAX_TIME
-from .errors import EconsentError
-from .schema import BUILTIN_TYPES, ClaimKind, CredentialType
+from .._files import PRIVATE, _full_fsync, write_atomic
+from .._terminal import json_text, printable
+from .._wire import MAX_TIME
+from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, UsageError, VerificationError
+from ..schema import BUILTIN_TYPES, ClaimKind, CredentialType
 
 __all__ = [
     "MAX_INPUT_FILE_BYTES",
+    "USAGE",
+    "Parser",
+    "ParserError",
     "UsageError",
     "add_passphrase_option",
     "claims_from_json",
     "csv_list",
     "emit",
+    "error_fields",
+    "error_json",
+    "exit_code",
     "float_range",
     "int_range",
+    "iso_time",
+    "needs_action",
+    "one_line_usage",
     "parse_hex",
     "parse_time",
     "passphrase",
     "read_bytes",
     "read_claims_request",
+    "read_secret",
+    "report_error",
     "say",
-    "write_atomic",
-    "write_new",
+    "write_file",
 ]
 
 MAX_INPUT_FILE_BYTES = 1024 * 1024
+#: The code of every command-line usage error (exit 2), in JSON and text alike.
+USAGE = GeneralCode.USAGE.value
+#: The code of a file the operating system could not read or write (exit 2).
+FILE_ERROR = "FILE_ERROR"
 
 
-class UsageError(EconsentError):
-    """Bad command-line input: reported with exit code 2."""
+class ParserError(Exception):
+    """argparse refused the command line; ``usage`` is the usage line of the (sub)command that refused it."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+#: Everything ``main`` reports as an error: the library's, argparse's and the operating system's.
+CliError = EconsentError | ParserError | OSError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`ParserError` instead of printing and exiting.
+
+    ``main`` then reports the usage error like any other error: as JSON when ``--json`` was given.
+    Subparsers are made with the same class (argparse's default), so every command behaves so.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise ParserError(message, one_line_usage(self))
+
+
+def one_line_usage(parser: argparse.ArgumentParser) -> str:
+    """The parser's usage as one line (argparse wraps it to the terminal's width)."""
+    return " ".join(parser.format_usage().split())
+
+
+def needs_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command group (``trust``, ``issuer``, ``wallet``) run without an action: a usage error."""
+
+    def handler(args: argparse.Namespace) -> int:
+        raise ParserError("give an action", one_line_usage(parser))
+
+    return handler
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def error_fields(exc: CliError) -> tuple[str, str, str]:
+    """Any error the CLI reports as (code, sentence, detail): the one adapter between errors and output.
+
+    Every library error carries these three itself; only argparse's and the operating system's errors
+    are translated here.
+    """
+    if isinstance(exc, EconsentError):
+        return exc.code.value, exc.sentence, exc.detail
+    if isinstance(exc, ParserError):
+        return USAGE, exc.message, exc.usage
+    return FILE_ERROR, exc.strerror or str(exc), "" if exc.filename is None else str(exc.filename)
+
+
+def exit_code(exc: CliError) -> int:
+    """1 when the library refused what was asked (a rejection), else 2 (usage, input or storage error)."""
+    return exc.exit_code if isinstance(exc, EconsentError) else EXIT_USAGE
+
+
+def error_json(exc: CliError) -> dict[str, Any]:
+    """The one JSON shape of an error or refusal: ``{"ok": false, "code", "sentence", "detail"}``.
+
+    A rejected code (:class:`VerificationError`) also carries ``"valid": false``, like a verdict.
+    """
+    code, sentence, detail = error_fields(exc)
+    document: dict[str, Any] = {"valid": False} if isinstance(exc, VerificationError) else {}
+    document.update(ok=False, code=code, sentence=sentence, detail=detail)
+    return document
+
+
+def report_error(exc: CliError, *, json_output: bool) -> int:
+    """Print an error or refusal (JSON on stdout with ``--json``, else one line on stderr); returns the exit code."""
+    code = exit_code(exc)
+    if json_output:
+        print(json_text(error_json(exc)), flush=True)
+        return code
+    name, sentence, detail = error_fields(exc)
+    head = (
+        f"REFUSED  {name}: " if code == EXIT_REJECTED else "econsent: error: " + ("" if name == USAGE else f"{name}: ")
+    )
+    say(head + sentence + (f" ({detail})" if detail and not isinstance(exc, ParserError) else ""), file=sys.stderr)
+    if isinstance(exc, ParserError):
+        say(exc.usage, file=sys.stderr)
+    return code
+
+
+# --- options and input -------------------------------------------------------------------------------
 
 
 def add_passphrase_option(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -48,20 +155,59 @@ def add_passphrase_option(parser: argparse.ArgumentParser, help_text: str) -> No
 
 
 def passphrase(args: argparse.Namespace) -> str | None:
+    """The key passphrase named by ``--passphrase-env``, or None (an unencrypted key) without it."""
     if not args.passphrase_env:
         return None
-    value = os.environ.get(args.passphrase_env)
-    if value is None:
-        raise UsageError(f"environment variable {args.passphrase_env} is not set")
+    return read_secret(args.passphrase_env, "--passphrase-env")
+
+
+def read_secret(variable: str | None, option: str, prompt: str | None = None, *, confirm: bool = False) -> str:
+    """A passphrase from the environment variable ``variable``, or typed at a terminal; never from argv.
+
+    Without ``variable``, a ``prompt`` asks on a terminal; with no terminal (or no prompt) it is a usage
+    error that names ``option``.
+    """
+    if variable:
+        value = os.environ.get(variable)
+        if value is None:
+            raise UsageError(f"environment variable {printable(variable)} is not set")
+        return value
+    if prompt is None or not sys.stdin.isatty():
+        raise UsageError(f"give {option} VAR: the passphrase is read from that environment variable")
+    value = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Repeat: ") != value:
+        raise UsageError("the passphrases do not match")
     return value
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, *, limit: int = MAX_INPUT_FILE_BYTES) -> bytes:
+    """An input file of at most ``limit`` bytes (a usage error beyond it: nothing is read without a cap)."""
     with open(path, "rb") as handle:
-        data = handle.read(MAX_INPUT_FILE_BYTES + 1)
-    if len(data) > MAX_INPUT_FILE_BYTES:
-        raise UsageError(f"{path} is larger than {MAX_INPUT_FILE_BYTES} bytes")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"{path} is larger than {limit} bytes")
     return data
+
+
+def write_file(path: Path, data: bytes, *, mode: int = PRIVATE, new: bool = False) -> None:
+    """Every file the CLI writes: with permissions ``mode`` whatever the umask, never through a planted link.
+
+    ``new`` files (private keys) must not exist yet and are created exclusively, never overwritten;
+    others are replaced atomically and durably (:func:`econsent._files.write_atomic`).
+    """
+    if not new:
+        write_atomic(path, data, mode=mode)
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError as exc:
+        raise UsageError(f"{path} exists: refusing to overwrite it") from exc
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+        handle.flush()
+        _full_fsync(handle.fileno())
 
 
 def parse_time(text: str | None) -> _dt.datetime:
@@ -90,6 +236,11 @@ def parse_time(text: str | None) -> _dt.datetime:
     if not in_range:
         raise UsageError(f"{shown} is outside the years 1970 to 9999")
     return moment
+
+
+def iso_time(moment: _dt.datetime) -> str:
+    """The one way the CLI writes a time, in JSON and text alike: ISO 8601 in UTC to the second, with ``Z``."""
+    return moment.astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def int_range(low: int, high: int) -> Callable[[str], int]:
@@ -136,6 +287,9 @@ def csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# --- output ----------------------------------------------------------------------------------------
+
+
 def emit(args: argparse.Namespace, payload: dict[str, Any], lines: Sequence[str]) -> None:
     """A command's result: ``payload`` as one JSON line with ``--json``, else ``lines`` for people."""
     if args.json:
@@ -150,15 +304,7 @@ def say(*lines: str, file: TextIO | None = None) -> None:
         print(printable(line), file=file)
 
 
-def write_new(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write a file that must not exist yet (never overwrite a key), private ones readable by the owner only."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        fd = os.open(path, flags, 0o600 if private else 0o644)
-    except FileExistsError as exc:
-        raise UsageError(f"{path} exists: refusing to overwrite it") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+# --- claims ----------------------------------------------------------------------------------------
 
 
 def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[str, Any], str, str]:

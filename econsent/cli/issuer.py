@@ -8,49 +8,44 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import (
-    UsageError,
-    add_passphrase_option,
-    csv_list,
-    emit,
-    parse_time,
-    passphrase,
-    read_bytes,
-    read_claims_request,
-    write_atomic,
-)
-from ._cli_possession import add_possession_options, possession_from_args, refused_possession
-from ._files import PUBLISHED
-from .errors import EXIT_REJECTED, EXIT_VALID
-from .issue import Issuer
-from .keys import PublicKey, SigningKey
-from .possession import PossessionError
-from .registry import DEFAULT_LIST_SIZE, CredentialRecord, IssuerRegistry, RegistryError, RegistryErrorCode
-from .status import (
+from .._files import PUBLISHED
+from ..errors import EXIT_VALID
+from ..keys import PublicKey, SigningKey
+from ..registry import DEFAULT_LIST_SIZE, CredentialRecord, IssuerRegistry, RegistryError, RegistryErrorCode
+from ..status import (
     MAX_STATUS_LIST_BYTES,
     STATUS_LIST_FILE_SUFFIX,
     CredentialStatus,
     StatusListError,
     read_status_list_unverified,
 )
+from ._common import (
+    UsageError,
+    add_passphrase_option,
+    emit,
+    iso_time,
+    needs_action,
+    parse_time,
+    passphrase,
+    read_bytes,
+    write_file,
+)
+from .issue import add_issue_options, issue_request, issued_summary
 
 __all__ = ["register"]
 
 DEFAULT_TTL = 24 * 3600
-# Registry refusals of the operation asked for (exit 1); other registry errors are input or storage errors (exit 2).
-_USAGE_CODES = frozenset({RegistryErrorCode.BAD_INPUT, RegistryErrorCode.WRONG_REGISTRY, RegistryErrorCode.STORAGE})
 
 
 def register(sub: Any) -> None:
     """Add the ``issuer`` command and its actions to the top-level sub-parsers."""
     issuer = sub.add_parser("issuer", help="the issuer registry: issue, revoke, suspend, reinstate, publish status")
     actions = issuer.add_subparsers(metavar="ACTION")
+    issuer.set_defaults(handler=needs_action(issuer))
 
     init = actions.add_parser("init", help="create an issuer registry (one SQLite file) bound to the issuer's key")
     _registry_option(init)
@@ -67,29 +62,23 @@ def register(sub: Any) -> None:
     add_key = actions.add_parser("add-key", help="register a rotated issuer key to issue and publish with")
     _registry_option(add_key)
     add_key.add_argument("--key", required=True, type=Path, help="the issuer's new public key (PEM)")
+    add_key.add_argument(
+        "--authorised-by",
+        required=True,
+        type=Path,
+        help="private key (PEM) of a registered key that consents (in a registry with no key yet: the new key's own)",
+    )
+    add_passphrase_option(add_key, "passphrase of the --authorised-by key, from this environment variable")
     add_key.add_argument("--now", help="time of the registration (default: the clock)")
     add_key.add_argument("--json", action="store_true")
     add_key.set_defaults(handler=_add_key)
 
     issue = actions.add_parser("issue", help="issue a credential with the next serial and status slot")
     _registry_option(issue)
-    issue.add_argument("--key", required=True, type=Path, help="issuer private key (PEM)")
-    add_passphrase_option(issue, "passphrase of the issuer key, from this environment variable")
-    issue.add_argument("--claims", required=True, type=Path, help="claims JSON, as for `econsent issue`")
-    issue.add_argument("--type", dest="credential_type", help="credential type (default: from the claims file)")
-    holder = issue.add_mutually_exclusive_group(required=True)
-    holder.add_argument("--holder-key", type=Path, help="holder public key (PEM) to bind the credential to")
-    holder.add_argument("--bearer", action="store_true", help="issue a bearer credential (printed certificates)")
-    add_possession_options(issue)
-    issue.add_argument("--valid-from", help="ISO 8601 (default: from the claims file)")
-    issue.add_argument("--valid-until", help="ISO 8601 (default: from the claims file)")
-    issue.add_argument("--derive", default="", help="comma-separated claims to derive, e.g. age_over_18")
+    add_issue_options(issue)
     issue.add_argument(
         "--record-personal-data", action="store_true", help="also keep the claims in the registry (default: not)"
     )
-    issue.add_argument("--out", "-o", required=True, type=Path, help="credential file to write")
-    issue.add_argument("--now", help="issuance time (default: the clock)")
-    issue.add_argument("--json", action="store_true")
     issue.set_defaults(handler=_issue)
 
     for verb, text in (
@@ -133,17 +122,6 @@ def _open(args: argparse.Namespace) -> IssuerRegistry:
     return IssuerRegistry.open(args.registry, create=False)
 
 
-def _refused(args: argparse.Namespace, exc: RegistryError) -> int:
-    """Report a refusal by the registry (exit 1), or pass an input or storage error on (exit 2)."""
-    if exc.code in _USAGE_CODES:
-        raise exc
-    if args.json:
-        print(json.dumps({"ok": False, "code": exc.code.value, "message": exc.message}, ensure_ascii=False))
-    else:
-        print(f"REFUSED  {exc.code.value}: {exc.message}", file=sys.stderr)
-    return EXIT_REJECTED
-
-
 def _init(args: argparse.Namespace) -> int:
     if args.registry.exists():
         raise UsageError(f"{args.registry} exists: refusing to overwrite it")
@@ -170,10 +148,8 @@ def _init(args: argparse.Namespace) -> int:
 def _add_key(args: argparse.Namespace) -> int:
     key = PublicKey.from_pem(read_bytes(args.key))
     with _open(args) as registry:
-        try:
-            registry.add_key(key, now=parse_time(args.now))
-        except RegistryError as exc:
-            return _refused(args, exc)
+        authority = SigningKey.from_pem(read_bytes(args.authorised_by), passphrase(args))
+        registry.add_key(key, now=parse_time(args.now), authorised_by=authority)
         kids = [registered.kid.hex() for registered in registry.issuer_keys]
     emit(
         args,
@@ -184,43 +160,20 @@ def _add_key(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    ctype, claims, valid_from, valid_until = read_claims_request(args)
-    issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
-    holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
-    possession, challenge = possession_from_args(args)
+    issuer, type_name, claims, options = issue_request(args)
     with _open(args) as registry:
-        try:
-            credential = registry.issue(
-                issuer,
-                ctype.name,
-                claims,
-                holder_key=holder_key,
-                possession=possession,
-                challenge=challenge,
-                valid_from=parse_time(valid_from),
-                valid_until=parse_time(valid_until),
-                now=parse_time(args.now),
-                derive=csv_list(args.derive),
-                record_personal_data=args.record_personal_data,
-            )
-        except RegistryError as exc:
-            return _refused(args, exc)
-        except PossessionError as exc:
-            return refused_possession(args, exc)
-    write_atomic(args.out, credential.encoded)
+        credential = registry.issue(
+            issuer, type_name, claims, record_personal_data=args.record_personal_data, **options
+        )  # a RegistryError or a PossessionError is a refusal: exit 1 with its code
+    write_file(args.out, credential.encoded)
     reference = credential.status
     assert reference is not None
     emit(
         args,
         {
-            "credential_type": credential.credential_type,
-            "serial": credential.serial,
-            "kid": credential.kid.hex(),
+            **issued_summary(credential, args.out),
             "status": {"list_id": reference.list_id, "index": reference.index},
-            "bearer": credential.is_bearer,
-            "bytes": len(credential.encoded),
             "personal_data_recorded": args.record_personal_data,
-            "out": str(args.out),
         },
         [
             f"issued {credential.credential_type} serial {credential.serial}, status list {reference.list_id} "
@@ -233,12 +186,9 @@ def _issue(args: argparse.Namespace) -> int:
 def _change(args: argparse.Namespace) -> int:
     now = parse_time(args.now)
     with _open(args) as registry:
-        try:
-            actions = {"revoke": registry.revoke, "suspend": registry.suspend, "reinstate": registry.reinstate}
-            before = actions[args.verb](args.serial, now=now, reason=args.reason)
-            after = registry.status_of(args.serial)
-        except RegistryError as exc:
-            return _refused(args, exc)
+        actions = {"revoke": registry.revoke, "suspend": registry.suspend, "reinstate": registry.reinstate}
+        before = actions[args.verb](args.serial, now=now, reason=args.reason)
+        after = registry.status_of(args.serial)
     emit(
         args,
         {"ok": True, "serial": args.serial, "action": args.verb, "from": before.value, "to": after.value},
@@ -249,14 +199,11 @@ def _change(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     with _open(args) as registry:
-        try:
-            record = registry.record(args.serial)
-            history = registry.history(args.serial)
-        except RegistryError as exc:
-            return _refused(args, exc)
+        record = registry.record(args.serial)
+        history = registry.history(args.serial)
     trail = [
         {
-            "at": _iso(entry.at),
+            "at": iso_time(entry.at),
             "action": entry.action,
             "from": None if entry.old_status is None else entry.old_status.value,
             "to": entry.new_status.value,
@@ -267,7 +214,8 @@ def _status(args: argparse.Namespace) -> int:
     lines = [
         f"serial {record.serial}  {record.credential_type}  {record.status.value.upper()}",
         f"  status   list {record.reference.list_id} index {record.reference.index}",
-        f"  valid    {record.valid_from:%Y-%m-%d} .. {record.valid_until:%Y-%m-%d}  (issued {_iso(record.issued_at)})",
+        f"  valid    {record.valid_from:%Y-%m-%d} .. {record.valid_until:%Y-%m-%d}"
+        f"  (issued {iso_time(record.issued_at)})",
         f"  key      {record.kid.hex()}   claims recorded: {'yes' if record.has_personal_data else 'no'}",
     ]
     lines += [
@@ -284,12 +232,12 @@ def _record_json(record: CredentialRecord) -> dict[str, Any]:
         "credential_type": record.credential_type,
         "kid": record.kid.hex(),
         "status": record.status.value,
-        "status_changed_at": None if record.status_changed_at is None else _iso(record.status_changed_at),
+        "status_changed_at": None if record.status_changed_at is None else iso_time(record.status_changed_at),
         "list_id": record.reference.list_id,
         "index": record.reference.index,
-        "issued_at": _iso(record.issued_at),
-        "valid_from": _iso(record.valid_from),
-        "valid_until": _iso(record.valid_until),
+        "issued_at": iso_time(record.issued_at),
+        "valid_from": iso_time(record.valid_from),
+        "valid_until": iso_time(record.valid_until),
         "personal_data_recorded": record.has_personal_data,
     }
 
@@ -303,15 +251,12 @@ def _publish(args: argparse.Namespace) -> int:
     with _open(args) as registry:
         issuer_ref = registry.issuer_ref
         prefix = _file_prefix(issuer_ref)
-        try:
-            for list_id in args.lists or registry.list_ids:
-                data = registry.publish(list_id, signer, now=now, next_update=next_update)
-                path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
-                _check_not_older(path, data)
-                write_atomic(path, data, mode=PUBLISHED)
-                published.append((path, data))
-        except RegistryError as exc:
-            return _refused(args, exc)
+        for list_id in args.lists or registry.list_ids:
+            data = registry.publish(list_id, signer, now=now, next_update=next_update)
+            path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
+            _check_not_older(path, data)
+            write_file(path, data, mode=PUBLISHED)
+            published.append((path, data))
     summary = []
     for path, data in published:
         status_list = read_status_list_unverified(data)
@@ -329,7 +274,7 @@ def _publish(args: argparse.Namespace) -> int:
         )
     emit(
         args,
-        {"issuer_ref": issuer_ref, "next_update": _iso(next_update), "lists": summary},
+        {"issuer_ref": issuer_ref, "next_update": iso_time(next_update), "lists": summary},
         [
             f"list {item['list_id']} #{item['sequence']}: {item['revoked']} revoked, {item['suspended']} suspended "
             f"of {item['size']}, {item['bytes']} bytes -> {item['file']}"
@@ -362,7 +307,3 @@ def _check_not_older(path: Path, data: bytes) -> None:
 def _file_prefix(issuer_ref: str) -> str:
     """The issuer ref as a portable file name part (``kid:ab12`` becomes ``kid_ab12``)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", issuer_ref)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -18,24 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import card, qr
-from ._cli_common import UsageError, float_range, int_range, parse_hex, parse_time, say
-from ._files import PRIVATE, write_atomic
-from ._terminal import json_text
-from .errors import (
+from .. import card, qr
+from .._files import PRIVATE
+from ..errors import (
     EXIT_REJECTED,
     EXIT_VALID,
     EconsentError,
     ErrorCode,
-    MissingDependencyError,
     QRError,
     VerificationError,
 )
-from .model import Verdict
-from .verify import (
-    Policy,
-    Verifier,
-)
+from ..model import Verdict
+from ..verify import Policy, Verifier
+from ._common import UsageError, float_range, int_range, parse_hex, parse_time, say, write_file
+from .verify import add_verification_options, policy_from_args, report_result, stdin_codes, verifier_from_args
 
 __all__ = ["register"]
 
@@ -72,8 +68,6 @@ def register(sub: Any) -> None:
     )
     source.add_argument("--frames", type=int_range(1, 2**31), help="stop the camera after this many frames")
     source.add_argument("--once", action="store_true", help="stop after the first code")
-    from .cli import add_verification_options  # deferred: cli imports this module
-
     add_verification_options(scan)  # the same options as `econsent verify`, built into a verifier the same way
     scan.add_argument(
         "--hold",
@@ -201,23 +195,11 @@ class _Counter:
             self.tally.valid += 1
         else:
             self.tally.rejected += 1
-        if self.args.json:
-            document: dict[str, Any]
-            if isinstance(result, Verdict):
-                document = result.to_json()
-            else:
-                document = {
-                    "valid": False,
-                    "code": result.code.value,
-                    "reason": result.sentence,
-                    "detail": result.detail,
-                }
-            document["source"] = sighting.source
-            if sighting.scan is not None:
-                document["scan"] = {"ms": round(sighting.scan.ms, 2), "decoded_by": sighting.scan.decoded_by}
-            print(json_text(document), file=self.out, flush=True)
-        else:  # the card neutralises what the code carried; the source may be a hostile file name
-            print(card.render_card_text(result, now=now, color=self.color), file=self.out)
+        extra: dict[str, Any] = {"source": sighting.source}
+        if sighting.scan is not None:
+            extra["scan"] = {"ms": round(sighting.scan.ms, 2), "decoded_by": sighting.scan.decoded_by}
+        report_result(result, now=now, json_output=self.args.json, out=self.out, color=self.color, extra=extra)
+        if not self.args.json:  # the source may be a hostile file name: neutralised
             say(f"  ({sighting.source})", "", file=self.out)
             self.out.flush()
         if self.font is not None:
@@ -234,8 +216,8 @@ class _Counter:
         verdict = "valid" if isinstance(result, Verdict) else "rejected"
         path = directory / f"{self.sequence:06d}-{verdict}.png"
         # Owner-only, through an exclusive temporary file: a card shows a person's data.
-        write_atomic(path, image, mode=PRIVATE)
-        write_atomic(directory / "latest.png", image, mode=PRIVATE)
+        write_file(path, image, mode=PRIVATE)
+        write_file(directory / "latest.png", image, mode=PRIVATE)
         if self.args.card_keep:
             numbered = sorted((p for p in directory.iterdir() if _card_number(p)), key=_card_number)
             for old in numbered[: -self.args.card_keep]:
@@ -259,10 +241,8 @@ def _card_number(path: Path) -> int:
 
 
 def _stdin_sightings(stream: TextIO) -> Generator[Sighting, None, None]:
-    for number, line in enumerate(stream, start=1):
-        text = line.rstrip("\r\n")
-        if text.strip():
-            yield Sighting(f"stdin line {number}", (text,))
+    for number, text in stdin_codes(stream):
+        yield Sighting(f"stdin line {number}", (text,))
 
 
 def _file_sighting(path: Path, scanner: qr.Scanner) -> Sighting:
@@ -331,8 +311,6 @@ def run_scan(
     """Run ``econsent scan`` with the given streams and clocks (the tests pass their own)."""
     if (args.source is None) == (args.camera is None):
         raise UsageError("give one source: an image file, a folder, - for stdin, or --camera N")
-    from .cli import policy_from_args  # lazily: cli imports this module
-
     policy = policy_from_args(args)
     parse_time(args.now)  # a bad --now is a usage error before anything is scanned
 
@@ -351,7 +329,7 @@ def _scan_loop(
     stdout: TextIO,
     clock: Callable[[], float],
 ) -> int:
-    counter = _Counter(args, _verifier(args, policy), stdout, clock)
+    counter = _Counter(args, verifier_from_args(args, policy), stdout, clock)
     try:
         for sighting in sightings:
             if counter.handle(sighting, exclusive=exclusive) and args.once:
@@ -362,13 +340,6 @@ def _scan_loop(
         tally = counter.tally
         print(f"econsent: {tally.total} code(s): {tally.valid} valid, {tally.rejected} rejected", file=sys.stderr)
     return EXIT_VALID if counter.tally.total and not counter.tally.rejected else EXIT_REJECTED
-
-
-def _verifier(args: argparse.Namespace, policy: Policy) -> Verifier:
-    """The verifier `econsent verify` would build from these options, with one replay cache for the run."""
-    from .cli import verifier_from_args  # lazily: cli imports this module
-
-    return verifier_from_args(args, policy)
 
 
 def _sightings(
@@ -406,11 +377,8 @@ def _scanner(budget_ms: float | None, *, deadline: float | None = None) -> qr.Sc
 
     With ``deadline`` each image is scanned in a scan worker stopped after that many seconds.
     """
-    backends = qr.available_backends()
-    if not backends:
-        raise MissingDependencyError("no QR decoder is installed: pip install zxing-cpp")
-    try:
-        scanner = qr.Scanner(backends=backends, budget_ms=budget_ms, deadline=deadline)
+    try:  # the default backends: those installed; none raises MissingDependencyError saying what to install
+        scanner = qr.Scanner(budget_ms=budget_ms, deadline=deadline)
     except QRError as exc:
         raise UsageError(str(exc)) from exc
     scanner.start()  # before the first file: a watched folder judges files by how long ago they were written

@@ -7,20 +7,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import UsageError, csv_list, emit, int_range, parse_time, passphrase, read_bytes, write_atomic
-from ._files import PUBLISHED
-from ._terminal import json_text
-from .errors import EXIT_REJECTED, EXIT_VALID, KeyLoadError
-from .keys import PublicKey, SigningKey, public_keys_from_jwks
-from .model import IssuerName
-from .schema import BUILTIN_TYPES
-from .trust import (
-    KeyStatus,
-    TrustedKey,
-    TrustListError,
-    TrustLists,
-    TrustStore,
-    sign_trust_list,
+from .._files import PUBLISHED
+from .._terminal import json_text
+from ..errors import EXIT_VALID, KeyLoadError
+from ..keys import PublicKey, SigningKey, public_keys_from_jwks
+from ..model import IssuerName
+from ..schema import BUILTIN_TYPES
+from ..trust import KeyStatus, TrustedKey, TrustLists, TrustStore, sign_trust_list
+from ._common import (
+    UsageError,
+    add_passphrase_option,
+    csv_list,
+    emit,
+    int_range,
+    iso_time,
+    needs_action,
+    parse_time,
+    passphrase,
+    read_bytes,
+    write_file,
 )
 
 __all__ = ["register"]
@@ -30,6 +35,7 @@ def register(sub: Any) -> None:
     """Add the ``trust`` command and its actions to the top-level sub-parsers."""
     trust = sub.add_parser("trust", help="manage trusted issuer keys and signed trust lists")
     actions = trust.add_subparsers(metavar="ACTION")
+    trust.set_defaults(handler=needs_action(trust))
 
     add = actions.add_parser("add", help="trust issuer public keys (PEM, X.509 certificate or JWKS)")
     add.add_argument("--store", required=True, type=Path, help="trust store JSON file (created if missing)")
@@ -65,7 +71,7 @@ def register(sub: Any) -> None:
     sign = actions.add_parser("sign", help="sign the trust store as a trust list with a trust-anchor key")
     sign.add_argument("--store", required=True, type=Path)
     sign.add_argument("--anchor-key", required=True, type=Path, help="trust-anchor private key (PEM)")
-    sign.add_argument("--passphrase-env", metavar="VAR", help="passphrase of the anchor key, from this variable")
+    add_passphrase_option(sign, "passphrase of the anchor key, from this environment variable")
     sign.add_argument("--name", required=True, help="list name, e.g. shanghai")
     sign.add_argument(
         "--sequence", required=True, type=int_range(0, 2**53 - 1), help="sequence number, higher than the last one"
@@ -148,6 +154,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _set_status(args: argparse.Namespace) -> int:
     store = TrustStore.load(args.store)
+    since = parse_time(args.since)
     try:
         kid = bytes.fromhex(args.kid)
     except ValueError as exc:
@@ -165,17 +172,16 @@ def _set_status(args: argparse.Namespace) -> int:
         valid_from=key.valid_from,
         valid_until=key.valid_until,
         status=args.status,
-        status_since=parse_time(args.since),
+        status_since=since,
         issuer_id=key.issuer_id,
     )
     store.add(updated)
     store.save(args.store)
-    emit(args, updated.to_json(), [f"{args.kid} is {args.status.value} since {updated.status_since:%Y-%m-%d %H:%M}"])
+    emit(args, updated.to_json(), [f"{args.kid} is {args.status.value} since {iso_time(since)}"])
     return EXIT_VALID
 
 
 def _sign(args: argparse.Namespace) -> int:
-
     anchor = SigningKey.from_pem(read_bytes(args.anchor_key), passphrase(args))
     data = sign_trust_list(
         TrustStore.load(args.store),
@@ -185,7 +191,7 @@ def _sign(args: argparse.Namespace) -> int:
         issued_at=parse_time(args.now),
         next_update=parse_time(args.next_update),
     )
-    write_atomic(args.out, data, mode=PUBLISHED)  # verifiers everywhere read it
+    write_file(args.out, data, mode=PUBLISHED)  # verifiers everywhere read it
     emit(
         args,
         {"name": args.name, "sequence": args.sequence, "anchor": anchor.public_key.kid.hex(), "out": str(args.out)},
@@ -216,13 +222,9 @@ def _verify(args: argparse.Namespace) -> int:
     except KeyLoadError as exc:
         raise UsageError(str(exc)) from exc
     lists = TrustLists(anchors)
-    try:
-        if args.held is not None:
-            lists.update(read_bytes(args.held))
-        info = lists.update(read_bytes(args.list))
-    except TrustListError as exc:
-        emit(args, {"valid": False, "reason": exc.reason.value, "detail": exc.detail}, [f"REFUSED  {exc}"])
-        return EXIT_REJECTED
+    if args.held is not None:
+        lists.update(read_bytes(args.held))
+    info = lists.update(read_bytes(args.list))  # a refused list is a TrustListError: exit 1 with its code
     keys = sum(1 for key in lists.store() if key.source == info)
     emit(
         args,
@@ -230,10 +232,10 @@ def _verify(args: argparse.Namespace) -> int:
             "valid": True,
             "name": info.name,
             "sequence": info.sequence,
-            "issued_at": info.issued_at.isoformat(),
-            "next_update": info.next_update.isoformat(),
+            "issued_at": iso_time(info.issued_at),
+            "next_update": iso_time(info.next_update),
             "keys": keys,
         },
-        [f"VALID  trust list {info.label}, {keys} keys, next update {info.next_update:%Y-%m-%d %H:%M}"],
+        [f"VALID  trust list {info.label}, {keys} keys, next update {iso_time(info.next_update)}"],
     )
     return EXIT_VALID

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import getpass
-import json
 import os
 import sys
 import time
@@ -21,28 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import qr
-from ._cli_common import (
-    UsageError,
-    csv_list,
-    emit,
-    float_range,
-    int_range,
-    parse_hex,
-    parse_time,
-    read_bytes,
-    say,
-    write_atomic,
-)
-from ._cli_possession import add_proof_request_options, proof_request
-from ._files import PRIVATE, PUBLISHED
-from ._terminal import json_text
-from ._wire import MAX_TIME
-from .errors import EXIT_REJECTED, EXIT_USAGE, EXIT_VALID
-from .keys import Algorithm, SigningKey
-from .model import IssuerName
-from .trust import TrustStore
-from .wallet import (
+from .. import qr
+from .._files import PRIVATE, PUBLISHED
+from .._terminal import json_text
+from .._wire import MAX_TIME
+from ..errors import EXIT_USAGE, EXIT_VALID
+from ..keys import Algorithm, SigningKey
+from ..model import IssuerName
+from ..trust import TrustStore
+from ..wallet import (
     DEFAULT_KDF,
     DEFAULT_LIFETIME,
     DEFAULT_REFRESH_BEFORE,
@@ -53,8 +38,22 @@ from .wallet import (
     ScryptParams,
     Wallet,
     WalletEntry,
-    WalletError,
 )
+from ._common import (
+    UsageError,
+    csv_list,
+    emit,
+    float_range,
+    int_range,
+    iso_time,
+    needs_action,
+    parse_hex,
+    parse_time,
+    read_bytes,
+    read_secret,
+    write_file,
+)
+from .issue import add_proof_request_options, proof_request
 
 __all__ = ["register"]
 
@@ -169,12 +168,7 @@ def register(sub: Any) -> None:
     _kdf_option(rekey)
     rekey.set_defaults(handler=_guarded(_cmd_change_passphrase))
 
-    wallet.set_defaults(handler=lambda args: _usage(wallet))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
+    wallet.set_defaults(handler=needs_action(wallet))
 
 
 def _kdf_option(parser: argparse.ArgumentParser) -> None:
@@ -187,18 +181,14 @@ def _kdf_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report wallet refusals with their code and exit 1; argument errors exit 2."""
+    """A wallet command whose ValueError (an argument the wallet refuses) is a usage error (exit 2).
+
+    Wallet refusals (:class:`~econsent.wallet.WalletError`) go on to ``main``, which prints their code (exit 1).
+    """
 
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except WalletError as exc:
-            if args.json:
-                document = {"ok": False, "code": exc.code.value, "error": exc.sentence, "detail": exc.detail}
-                print(json_text(document))
-            else:
-                say(f"econsent: wallet: {exc}", file=sys.stderr)
-            return EXIT_REJECTED
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
 
@@ -221,23 +211,8 @@ def _storage(args: argparse.Namespace) -> FileStorage:
     return FileStorage(_wallet_path(args), lock_timeout=args.lock_timeout)
 
 
-def _secret(variable: str | None, option: str, prompt: str, *, confirm: bool = False) -> str:
-    """A passphrase from an environment variable, or typed at a terminal; never from argv."""
-    if variable:
-        value = os.environ.get(variable)
-        if value is None:
-            raise UsageError(f"environment variable {variable} is not set")
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(f"give {option} VAR: the passphrase is read from that environment variable")
-    value = getpass.getpass(prompt)
-    if confirm and getpass.getpass("Repeat: ") != value:
-        raise UsageError("the passphrases do not match")
-    return value
-
-
 def _open(args: argparse.Namespace, trust: TrustStore | None = None) -> Wallet:
-    passphrase = _secret(args.passphrase_env, "--passphrase-env", "Wallet passphrase: ")
+    passphrase = read_secret(args.passphrase_env, "--passphrase-env", "Wallet passphrase: ")
     return Wallet.open(
         _storage(args), passphrase, expected_id=args.expect_id, min_generation=args.min_generation, trust=trust
     )
@@ -248,15 +223,6 @@ def _kdf(args: argparse.Namespace) -> ScryptParams:
         return ScryptParams(args.kdf_log2_n, DEFAULT_KDF.r, DEFAULT_KDF.p)
     except ValueError as exc:  # the range is ScryptParams' to say
         raise UsageError(f"--kdf-log2-n {args.kdf_log2_n}: {exc}") from exc
-
-
-def _read_backup(path: Path) -> bytes:
-    """A backup file (larger than the 1 MiB cap on other inputs: it holds every credential)."""
-    with open(path, "rb") as handle:
-        data = handle.read(_MAX_BACKUP_BYTES + 1)
-    if len(data) > _MAX_BACKUP_BYTES:
-        raise UsageError(f"{path} is larger than {_MAX_BACKUP_BYTES} bytes")
-    return data
 
 
 def _trust(path: Path | None) -> TrustStore | None:
@@ -271,10 +237,6 @@ def _clock(start: str | None) -> Callable[[], _dt.datetime]:
     return lambda: origin + _dt.timedelta(seconds=_MONOTONIC() - began)
 
 
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _issuer_text(entry: WalletEntry) -> str:
     return str(entry.issuer) if entry.issuer is not None else f"key {entry.issuer_kid}"
 
@@ -285,7 +247,7 @@ def _issuer_text(entry: WalletEntry) -> str:
 def _cmd_create(args: argparse.Namespace) -> int:
     path = _wallet_path(args)
     kdf = _kdf(args)
-    passphrase = _secret(args.passphrase_env, "--passphrase-env", "New wallet passphrase: ", confirm=True)
+    passphrase = read_secret(args.passphrase_env, "--passphrase-env", "New wallet passphrase: ", confirm=True)
     if not passphrase:
         raise UsageError("the passphrase must not be empty")
     wallet = Wallet.create(
@@ -319,13 +281,13 @@ def _cmd_new_key(args: argparse.Namespace) -> int:
     public = wallet.new_holder_key(algorithm)
     pem = public.to_pem()
     if args.out is not None:
-        write_atomic(args.out, pem, mode=PUBLISHED)
+        write_file(args.out, pem, mode=PUBLISHED)
     lines = [f"{algorithm.value} holder key {public.kid.hex()}" + (f": public key in {args.out}" if args.out else "")]
     proof = None
     if request is not None:
         proof = wallet.prove_possession(public, request[0], issuer_kid=request[1])
         if args.proof_out is not None:
-            write_atomic(args.proof_out, proof.encode())
+            write_file(args.proof_out, proof.encode())
             lines.append(f"proof of possession for issuer {request[1].hex()} -> {args.proof_out}")
         else:
             lines.append(proof.encode().decode("ascii").rstrip())
@@ -352,7 +314,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.holder_key is not None:
         key_passphrase = None
         if args.holder_key_passphrase_env:
-            key_passphrase = _secret(args.holder_key_passphrase_env, "--holder-key-passphrase-env", "")
+            key_passphrase = read_secret(args.holder_key_passphrase_env, "--holder-key-passphrase-env")
         holder_key = SigningKey.from_pem(read_bytes(args.holder_key), key_passphrase)
     issuer = None if args.issuer_zh is None else IssuerName(args.issuer_zh, args.issuer_en)
     before = set(wallet.entry_ids)
@@ -380,7 +342,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         f"{e.credential_type:20}  {e.holder_name or '-'}  ({_issuer_text(e)})"
         for e in entries
     ]
-    emit(args, {"now": _iso(now), "entries": [e.to_json() for e in entries]}, lines or ["(the wallet is empty)"])
+    emit(args, {"now": iso_time(now), "entries": [e.to_json() for e in entries]}, lines or ["(the wallet is empty)"])
     return EXIT_VALID
 
 
@@ -406,7 +368,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         frame = code.current(clock())
         _write_images(args, frame)
         if args.json:
-            print(json.dumps(_frame_json(entry_id, frame), ensure_ascii=False))
+            print(json_text(_frame_json(entry_id, frame)))
         else:
             print(qr.render_terminal(frame.text, invert=args.invert))
             print(_status_line(entry, shows, frame, clock()))
@@ -436,7 +398,7 @@ def _redraw(
                 shown_text = frame.text
                 _write_images(args, frame)
                 if args.json:
-                    out.write(json.dumps(_frame_json(entry.entry_id, frame), ensure_ascii=False) + "\n")
+                    out.write(json_text(_frame_json(entry.entry_id, frame)) + "\n")
                 else:
                     drawing = qr.render_terminal(frame.text, invert=args.invert)
             if not args.json:
@@ -475,18 +437,18 @@ def _frame_json(entry_id: str, frame: Frame) -> dict[str, Any]:
         "text": frame.text,
         "characters": len(frame.text),
         "qr_version": qr.qr_version(frame.text),
-        "presented_at": _iso(frame.presented_at),
-        "expires_at": _iso(frame.expires_at),
-        "refresh_at": _iso(frame.refresh_at),
+        "presented_at": iso_time(frame.presented_at),
+        "expires_at": iso_time(frame.expires_at),
+        "refresh_at": iso_time(frame.refresh_at),
         "static": frame.static,
     }
 
 
 def _write_images(args: argparse.Namespace, frame: Frame) -> None:
     if args.png is not None:
-        write_atomic(args.png, qr.render_png(frame.text))
+        write_file(args.png, qr.render_png(frame.text))
     if args.svg is not None:
-        write_atomic(args.svg, qr.render_svg(frame.text).encode("utf-8"))
+        write_file(args.svg, qr.render_svg(frame.text).encode("utf-8"))
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
@@ -510,13 +472,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     wallet = _open(args)
     if not args.force and args.out.exists():
         raise UsageError(f"{args.out} exists: refusing to overwrite it (use --force)")
-    backup_passphrase = _secret(
+    backup_passphrase = read_secret(
         args.backup_passphrase_env, "--backup-passphrase-env", "Backup passphrase: ", confirm=True
     )
     if not backup_passphrase:
         raise UsageError("the backup passphrase must not be empty")
     data = wallet.export_backup(backup_passphrase, kdf=kdf)
-    write_atomic(args.out, data, mode=PRIVATE)
+    write_file(args.out, data, mode=PRIVATE)
     emit(
         args,
         {"out": str(args.out), "entries": len(wallet), "bytes": len(data)},
@@ -527,8 +489,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     wallet = _open(args)
-    data = _read_backup(args.backup)
-    backup_passphrase = _secret(args.backup_passphrase_env, "--backup-passphrase-env", "Backup passphrase: ")
+    data = read_bytes(args.backup, limit=_MAX_BACKUP_BYTES)  # every credential: above the usual cap
+    backup_passphrase = read_secret(args.backup_passphrase_env, "--backup-passphrase-env", "Backup passphrase: ")
     report = wallet.import_backup(data, backup_passphrase)
     emit(
         args,
@@ -541,7 +503,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_change_passphrase(args: argparse.Namespace) -> int:
     kdf = _kdf(args)
     wallet = _open(args)
-    new = _secret(args.new_passphrase_env, "--new-passphrase-env", "New wallet passphrase: ", confirm=True)
+    new = read_secret(args.new_passphrase_env, "--new-passphrase-env", "New wallet passphrase: ", confirm=True)
     if not new:
         raise UsageError("the passphrase must not be empty")
     wallet.change_passphrase(new, kdf=kdf)
