@@ -1,7 +1,7 @@
 """The verifier: a configured object that runs every check and returns a verdict or raises.
 
-``Verifier(trust, policy).verify(code, now=...)`` takes QR text (or an image, scanned with
-:mod:`econsent.qr`) and checks, in this order: size and format version, structure, credential type,
+``Verifier(trust, policy).verify(text, now=...)`` takes QR text (an image is scanned and verified by
+:func:`econsent.qr.verify_image`) and checks, in this order: size and format version, structure, credential type,
 issuer key (known, algorithm allowed, allowed to sign this type, valid when the credential was issued),
 disclosure structure, issuer signature over the header and the disclosure tree, credential validity,
 holder binding and the holder's signature, presentation time and lifetime, nonce and audience, required
@@ -16,11 +16,11 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from . import _disclosure
 from ._envelope import presentation_fingerprint, verify_credential, verify_presentation
-from ._wire import PREFIX, WirePayload, WireProof, decode_payload, payload_from_text
+from ._wire import WirePayload, WireProof, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
 from .keys import Algorithm, PublicKey
 from .model import Instant, StatusReference, Verdict, from_unix, to_unix
@@ -179,13 +179,18 @@ class Verifier:
     def policy(self) -> Policy:
         return self._policy
 
-    def verify(self, code: str | Any, *, now: Instant, nonce: bytes | None = None) -> Verdict:
-        """Verify QR text, or an image holding one (path, image bytes, PIL image or numpy frame).
+    def verify(self, text: str, *, now: Instant, nonce: bytes | None = None) -> Verdict:
+        """Verify the text of a QR code (an image is verified by :func:`econsent.qr.verify_image`).
 
         ``nonce`` is the challenge this verifier gave the holder, if it gave one. Raises
-        :class:`~econsent.errors.VerificationError`; never any other exception for any input.
+        :class:`~econsent.errors.VerificationError`; never any other exception for any input: anything
+        but a string is ``MALFORMED``, saying to pass text.
         """
-        text = code if isinstance(code, str) else _text_from_image(code)
+        if not isinstance(text, str):
+            raise VerificationError(
+                ErrorCode.MALFORMED,
+                f"got a {type(text).__name__}: pass the code's text; to verify an image use econsent.qr.verify_image",
+            )
         moment = to_unix(now)
         for code_format in self._formats:
             if text.startswith(code_format.prefixes):
@@ -335,29 +340,18 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
     present = wire.header.present
     if present >> len(ctype.claims):
         raise VerificationError(ErrorCode.MALFORMED, f"claim bitmap names claims {ctype.name} does not have")
-    depth = _disclosure.tree_depth(len(ctype.claims))
-    disclosed = 0
-    for node in wire.seeds:
-        mask = _disclosure.leaf_mask(node, depth)
-        if not mask:
-            raise VerificationError(ErrorCode.MALFORMED, f"seed for node {node}, which this tree does not have")
-        disclosed |= mask
-    disclosed &= present
+    try:
+        disclosed = _disclosure.check_disclosure(len(ctype.claims), present, wire.seeds, wire.nodes, len(wire.values))
+    except ValueError as exc:
+        raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
     indices = _disclosure.bits(disclosed)
-    if len(indices) != len(wire.values):
-        raise VerificationError(ErrorCode.MALFORMED, "the number of claim values does not match the seeds")
-    if list(wire.seeds) != _disclosure.open_cover(depth, present, disclosed):
-        raise VerificationError(ErrorCode.MALFORMED, "disclosure seeds are not the canonical cover")
-    if list(wire.nodes) != _disclosure.closed_cover(depth, present, disclosed):
-        raise VerificationError(ErrorCode.MALFORMED, "withheld-claim hashes are not the canonical cover")
     try:
         claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values, strict=True)}
     except SchemaError as exc:
-        raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
+        raise VerificationError(ErrorCode.MALFORMED, exc.detail) from exc
     withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
-    salts = _disclosure.leaf_salts(depth, wire.seeds, disclosed)
     value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
-    root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, value_bytes.__getitem__, wire.nodes)
+    root = _disclosure.rebuild_root(len(ctype.claims), present, disclosed, wire.seeds, wire.nodes, value_bytes)
     return claims, withheld, root
 
 
@@ -431,22 +425,3 @@ def _check_binding(proof: WireProof | None, expected_nonce: bytes | None, expect
         raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "the code names another verifier")
     if expected_audience is not None and audience is None:
         raise VerificationError(ErrorCode.AUDIENCE_MISMATCH, "this verifier requires codes made for it")
-
-
-def _text_from_image(image: Any, *, deadline: float | None = None) -> str:
-    """The code text in an image, scanned within ``deadline`` seconds (default ``qr.DEFAULT_DEADLINE``).
-
-    The scan runs in a scan worker that is stopped at the deadline, so a hostile image costs bounded
-    time and memory; a refused or stopped image is ``NO_QR_CODE``, its detail starting with the reason.
-    """
-    from . import qr
-    from .errors import QRError
-
-    try:
-        texts = qr.scan(image, deadline=qr.DEFAULT_DEADLINE if deadline is None else deadline)
-    except QRError as exc:
-        raise VerificationError(ErrorCode.NO_QR_CODE, str(exc)) from exc
-    if not texts:
-        raise VerificationError(ErrorCode.NO_QR_CODE)
-    ours = [t for t in texts if t.startswith(PREFIX)]
-    return (ours or texts)[0]

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from econsent import MemoryReplayCache, Policy, TrustStore, VerificationError, Verifier
+from econsent import MemoryReplayCache, Policy, TrustStore, VerificationError, Verifier, qr
 
 
 def main(folder: Path) -> None:
@@ -24,7 +24,7 @@ def main(folder: Path) -> None:
     image = folder / "show-driving-check.png"
     for attempt in ("first scan", "same code again"):
         try:
-            verdict = verifier.verify(image, now=dt.datetime.now(dt.UTC))
+            verdict = qr.verify_image(verifier, image, now=dt.datetime.now(dt.UTC))
         except VerificationError as exc:
             print(f"{attempt}: REJECTED {exc.code}: {exc.sentence}")
             continue

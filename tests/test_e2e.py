@@ -96,30 +96,41 @@ def test_each_decoder_reads_the_code_back_exactly_and_it_verifies(
     assert dict(verdict.claims) == CLAIMS
 
 
-def test_verifier_scans_an_image_itself(setup: tuple[TrustStore, str], tmp_path: Path) -> None:
+def test_verify_image_scans_a_photo_file_and_verifies_it(setup: tuple[TrustStore, str], tmp_path: Path) -> None:
     trust, text = setup
     verifier = Verifier(trust)
     path = tmp_path / "code.jpg"
     path.write_bytes(_jpeg(text, quality=50))
-    verdict = verifier.verify(path, now=NOW + dt.timedelta(seconds=10))
+    verdict = qr.verify_image(verifier, path, now=NOW + dt.timedelta(seconds=10))
     assert verdict.claims["address"] == CLAIMS["address"]
     assert verdict.expires_at == NOW + dt.timedelta(seconds=60)
+
+
+def test_verify_takes_text_only_and_names_verify_image_for_an_image(
+    setup: tuple[TrustStore, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "code.png"
+    path.write_bytes(qr.render_png(setup[1]))
+    with pytest.raises(VerificationError) as caught:
+        Verifier(setup[0]).verify(path, now=NOW)  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.MALFORMED
+    assert "econsent.qr.verify_image" in caught.value.detail
 
 
 def test_a_camera_like_frame_verifies(setup: tuple[TrustStore, str]) -> None:
     trust, text = setup
     verifier = Verifier(trust)
     frame = camera_frame(text, seed=7, px_per_module=5.0)
-    assert verifier.verify(frame, now=NOW).credential_type == "driving-licence"
+    assert qr.verify_image(verifier, frame, now=NOW).credential_type == "driving-licence"
 
 
 def test_replay_of_a_photographed_code_is_refused(setup: tuple[TrustStore, str]) -> None:
     trust, text = setup
     verifier = Verifier(trust, replay_cache=MemoryReplayCache())
-    first = verifier.verify(qr.render_png(text), now=NOW)
+    first = qr.verify_image(verifier, qr.render_png(text), now=NOW)
     assert first.presented_at == NOW
     with pytest.raises(VerificationError) as caught:
-        verifier.verify(_jpeg(text, quality=80), now=NOW + dt.timedelta(seconds=5))
+        qr.verify_image(verifier, _jpeg(text, quality=80), now=NOW + dt.timedelta(seconds=5))
     assert caught.value.code is ErrorCode.REPLAYED
 
 
@@ -128,14 +139,14 @@ def test_image_without_a_code_is_no_qr_code(setup: tuple[TrustStore, str]) -> No
     buffer = io.BytesIO()
     Image.new("L", (200, 200), 255).save(buffer, format="PNG")
     with pytest.raises(VerificationError) as caught:
-        verifier.verify(buffer.getvalue(), now=NOW)
+        qr.verify_image(verifier, buffer.getvalue(), now=NOW)
     assert caught.value.code is ErrorCode.NO_QR_CODE
 
 
 def test_unreadable_image_bytes_are_no_qr_code_not_a_crash(setup: tuple[TrustStore, str]) -> None:
     verifier = Verifier(setup[0])
     with pytest.raises(VerificationError) as caught:
-        verifier.verify(b"\x89PNG\r\n\x1a\n broken", now=NOW)
+        qr.verify_image(verifier, b"\x89PNG\r\n\x1a\n broken", now=NOW)
     assert caught.value.code is ErrorCode.NO_QR_CODE
 
 
@@ -145,8 +156,11 @@ def test_full_licence_fits_version_14(setup: tuple[TrustStore, str]) -> None:
 
 
 def test_import_econsent_loads_no_imaging_or_decoder_library() -> None:
+    """The library, the app developer's modules, every qr module and the CLI import nothing heavy."""
     code = (
-        "import sys, econsent, econsent.qr, econsent.cli\n"
+        "import sys, econsent, econsent.issue, econsent.verify, econsent.wallet, econsent.cli\n"
+        "import econsent.qr.render, econsent.qr.images, econsent.qr.decoders, econsent.qr.scanner\n"
+        "import econsent.qr._worker, econsent.qr.camera, econsent.qr.verify\n"
         "heavy = {'PIL', 'qrcode', 'pyzbar', 'zxingcpp', 'numpy'} & {m.split('.')[0] for m in sys.modules}\n"
         "assert not heavy, heavy\n"
     )

@@ -326,7 +326,7 @@ def test_dcc_png_renderings_verify_through_the_verifier() -> None:
         pytest.skip(reason=ABSENT)
     case = dcc_case(case_path)
     assert qr.scan(image) == [case.field("PREFIX")]
-    verdict = Verifier(TrustStore([]), formats=[DccFormat(case.trust)]).verify(image, now=case.clock)
+    verdict = qr.verify_image(Verifier(TrustStore([]), formats=[DccFormat(case.trust)]), image, now=case.clock)
     assert verdict.format == "eu-dcc/1" and verdict.issuer.zh == "AT"
 
 
@@ -620,9 +620,9 @@ def _verify_code(verifier: Verifier, file: Path, now: int) -> str:
         if file.suffix == ".txt":
             verifier.verify(file.read_text(encoding="utf-8"), now=now)
         elif file.suffix == ".svg":
-            verifier.verify(_svg_image(file), now=now)
+            qr.verify_image(verifier, _svg_image(file), now=now)
         else:
-            verifier.verify(file, now=now)
+            qr.verify_image(verifier, file, now=now)
     except VerificationError as exc:
         return exc.code.value
     return ACCEPT

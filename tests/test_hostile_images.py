@@ -29,6 +29,7 @@ from PIL import Image
 
 from econsent import ErrorCode, TrustStore, VerificationError, Verifier, cli, qr
 from econsent.errors import ImageRefusal, ImageRefusedError
+from econsent.qr import _worker
 
 DEADLINE = 1.0
 SLACK = 1.0  # killing the worker, header checks in this process, and a loaded machine
@@ -59,7 +60,7 @@ def timed(data: bytes, deadline: float = DEADLINE) -> tuple[float, list[str] | I
 
 def worker_peak_mib() -> float:
     """The high-water resident memory of the idle scan worker (Linux /proc)."""
-    (worker,) = qr._IDLE_WORKERS[-1:]
+    (worker,) = _worker._IDLE_WORKERS[-1:]
     status = Path(f"/proc/{worker._process.pid}/status").read_text()
     (line,) = [line for line in status.splitlines() if line.startswith("VmHWM:")]
     return int(line.split()[1]) / 1024
@@ -69,7 +70,7 @@ def refused_up_front(data: bytes, reason: ImageRefusal) -> None:
     started = time.perf_counter()
     with pytest.raises(ImageRefusedError) as caught:
         qr.scan(data, deadline=DEADLINE)
-    assert caught.value.reason is reason
+    assert caught.value.code is reason
     assert time.perf_counter() - started < 0.5
 
 
@@ -80,7 +81,7 @@ def refused_up_front(data: bytes, reason: ImageRefusal) -> None:
 def test_a_finder_pattern_tiling_at_3000_px_is_stopped_at_the_deadline() -> None:
     """184 s before: zxing-cpp's finder search is combinatorial in the number of candidates."""
     elapsed, outcome = timed(finder_tiling_png(3000))
-    assert isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE
+    assert isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE
     assert DEADLINE <= elapsed < DEADLINE + SLACK
     warm()  # the next image gets a fresh worker
 
@@ -89,7 +90,7 @@ def test_a_finder_pattern_tiling_at_40_mp_is_refused_from_its_header() -> None:
     """6324 x 6324: the first zxing pass alone ran past 285 s."""
     refused_up_front(finder_tiling_png(6324), ImageRefusal.TOO_MANY_PIXELS)
     elapsed, outcome = timed(finder_tiling_png(AT_CAP))  # the largest allowed: stopped in time
-    assert isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE
+    assert isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE
     assert elapsed < DEADLINE + SLACK
 
 
@@ -97,7 +98,7 @@ def test_a_finder_like_1_1_3_1_1_grid_ends_within_its_bound() -> None:
     """8192 x 4882 ran past 240 s; it is over the pixel cap now, and the largest allowed grid is stopped."""
     refused_up_front(finder_grid_png(8192, 4882), ImageRefusal.TOO_MANY_PIXELS)
     elapsed, outcome = timed(finder_grid_png(AT_CAP, AT_CAP))
-    assert isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE
+    assert isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE
     assert elapsed < DEADLINE + SLACK
 
 
@@ -113,7 +114,7 @@ def test_a_progressive_jpeg_at_the_scan_cap_ends_within_its_bound() -> None:
     data = progressive_jpeg(qr.MAX_IMAGE_SIDE, qr.MAX_IMAGE_SIDE, scans=qr.MAX_JPEG_SCANS)
     assert count_scans(data) == qr.MAX_JPEG_SCANS
     elapsed, outcome = timed(data)
-    assert outcome == [] or (isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE)
+    assert outcome == [] or (isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE)
     assert elapsed < DEADLINE + SLACK
 
 
@@ -121,14 +122,14 @@ def test_a_tiling_of_version_1_qr_codes_ends_within_its_bound() -> None:
     """98 s before (every tile is a code to decode)."""
     refused_up_front(qr_tiling_png(6324), ImageRefusal.TOO_MANY_PIXELS)
     elapsed, outcome = timed(qr_tiling_png(AT_CAP))
-    assert outcome == ["EC1:1"] or (isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE)
+    assert outcome == ["EC1:1"] or (isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE)
     assert elapsed < DEADLINE + SLACK
 
 
 def test_a_transparent_png_costs_bounded_memory() -> None:
     """A transparent 40 MP PNG peaked at 649 MiB; at the cap it is laid on white band by band."""
     refused_up_front(transparent_png(6324, 6324), ImageRefusal.TOO_MANY_PIXELS)
-    qr._stop_idle_workers()  # a fresh worker, so its high-water mark is this image's
+    _worker._stop_idle_workers()  # a fresh worker, so its high-water mark is this image's
     elapsed, outcome = timed(transparent_png(AT_CAP, AT_CAP), deadline=5.0)
     assert outcome == [] and elapsed < 5.0
     assert worker_peak_mib() < WORKER_PEAK_MIB
@@ -142,7 +143,7 @@ def test_a_blank_image_at_the_cap_ends_within_its_bound() -> None:
 
 def test_one_bit_noise_at_the_cap_ends_within_its_bound() -> None:
     elapsed, outcome = timed(noise_png(AT_CAP, AT_CAP))
-    assert outcome == [] or (isinstance(outcome, ImageRefusedError) and outcome.reason is ImageRefusal.DEADLINE)
+    assert outcome == [] or (isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE)
     assert elapsed < DEADLINE + SLACK
 
 
@@ -203,7 +204,7 @@ def test_every_input_type_goes_through_the_worker_with_a_deadline() -> None:
 def test_verify_of_a_hostile_image_is_no_qr_code_with_the_reason() -> None:
     warm()
     with pytest.raises(VerificationError) as caught:
-        Verifier(TrustStore([])).verify(progressive_jpeg(2048, 2048, scans=qr.MAX_JPEG_SCANS + 1), now=NOW)
+        qr.verify_image(Verifier(TrustStore([])), progressive_jpeg(2048, 2048, scans=qr.MAX_JPEG_SCANS + 1), now=NOW)
     assert caught.value.code is ErrorCode.NO_QR_CODE
     assert caught.value.detail.startswith("IMAGE_TOO_MANY_SCANS")
 

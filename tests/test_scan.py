@@ -57,6 +57,7 @@ def test_sharpening_reads_blurred_frames_the_plain_passes_miss() -> None:
     assert {r.decoded_by for r in results if r.texts} <= {f"zxing/{name}" for name in qr.SCAN_PASSES}
 
 
+@pytest.mark.slow  # camera-frame corpus
 @pytest.mark.parametrize(
     ("seed", "needs"),
     [(17, "sharpen-denoised"), (40, "sharpen-denoised"), (73, "sharpen-strong"), (86, "sharpen-strong")],
@@ -98,6 +99,7 @@ def test_no_false_reads_in_frames_without_a_code() -> None:
         assert scanner.scan(frame).texts == ()  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # camera-frame corpus
 def test_frames_at_5_px_per_module_from_the_corpus_decode() -> None:
     # The benchmark's conditions (tilt, glare, moiré, dark mode, blur...), seeds 0-11: 12 of 12 measured.
     scanner = qr.Scanner(budget_ms=None)
@@ -144,6 +146,7 @@ def test_the_scanner_reads_every_documented_input() -> None:
 # The camera model
 
 
+@pytest.mark.slow  # camera-frame corpus
 def test_corpus_frames_are_deterministic_and_every_module_size_fits() -> None:
     for px in (3.0, 4.0, 6.0, 8.0):
         first, scene = corpus_frame(TEXT, seed=11, px_per_module=px)

@@ -1236,12 +1236,16 @@ def test_bearer_codes_are_not_replay_checked(
 # --- NO_QR_CODE -----------------------------------------------------------------------------------
 
 
-def test_no_qr_code_in_a_blank_image(verifier: Verifier, reject: Any) -> None:
+def test_no_qr_code_in_a_blank_image(verifier: Verifier, now: dt.datetime) -> None:
     from PIL import Image
+
+    from econsent import qr
 
     buffer = io.BytesIO()
     Image.new("L", (120, 120), 255).save(buffer, format="PNG")
-    reject(verifier, buffer.getvalue(), ErrorCode.NO_QR_CODE)
+    with pytest.raises(VerificationError) as caught:
+        qr.verify_image(verifier, buffer.getvalue(), now=now)
+    assert caught.value.code is ErrorCode.NO_QR_CODE
 
 
 # --- the order of the checks (the first failing step wins) ----------------------------------------

@@ -105,11 +105,11 @@ def scans(repeat: int, giants: bool) -> None:
     for name, data in images.items():
         result = "valid"
         try:
-            verifier.verify(data, now=NOW)
+            qr.verify_image(verifier, data, now=NOW)
         except VerificationError as error:
             result = error.code.value
         runs = repeat if len(data) < 1_000_000 and "40 MP" not in name else 1
-        median, worst = timed(lambda d=data: verifier.verify(d, now=NOW), runs)
+        median, worst = timed(lambda d=data: qr.verify_image(verifier, d, now=NOW), runs)
         print(f"{name:<34} {len(data):>10,} {median:>9.3f} {worst:>7.3f}  {result}")
 
 

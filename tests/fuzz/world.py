@@ -43,10 +43,10 @@ from econsent import (
     Verifier,
     present,
 )
-from econsent._vault import MemoryStorage, ScryptParams
+from econsent._vault import ScryptParams
 from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
 from econsent.trust import sign_trust_list
-from econsent.wallet import Wallet
+from econsent.wallet import MemoryStorage, Wallet
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NOW = int(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC).timestamp())

@@ -1,0 +1,53 @@
+"""Verify the code in an image: scan it within a deadline, then verify the text it holds.
+
+:meth:`econsent.Verifier.verify` takes text only, so the verifier stays free of imaging; a counter
+that receives a photo, a screenshot or a camera frame verifies it here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from econsent._wire import PREFIX
+from econsent.errors import ErrorCode, ImageRefusedError, QRError, VerificationError
+
+from .scanner import DEFAULT_DEADLINE, scan
+
+if TYPE_CHECKING:
+    from econsent.model import Instant, Verdict
+    from econsent.verify import Verifier
+
+    from .images import ImageSource
+
+__all__ = ["verify_image"]
+
+
+def verify_image(
+    verifier: Verifier,
+    image: ImageSource,
+    *,
+    now: Instant,
+    nonce: bytes | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+) -> Verdict:
+    """Scan ``image`` and verify the code it holds with ``verifier``, as :meth:`~econsent.Verifier.verify` would.
+
+    ``image`` is a file path, encoded image bytes, a Pillow image or a uint8 numpy frame. It is scanned
+    in a scan worker stopped after ``deadline`` seconds, so a hostile image costs bounded time and
+    memory. Of several codes in the image, the first in our ``EC1:`` format is verified, else the first
+    of any other (an ``HC1:`` or ``shc:/`` code goes to the verifier's other formats). Raises
+    :class:`~econsent.errors.VerificationError`: ``NO_QR_CODE`` when no code is read or the image is
+    refused (the detail says why, a refusal's reason first), otherwise whatever verifying the text
+    raises. A missing decoder is a setup problem, not a rejection: it raises
+    :class:`~econsent.errors.MissingDependencyError`.
+    """
+    try:
+        texts = scan(image, deadline=deadline)
+    except ImageRefusedError as exc:
+        raise VerificationError(ErrorCode.NO_QR_CODE, f"{exc.code.value}: {exc.detail}") from exc
+    except QRError as exc:
+        raise VerificationError(ErrorCode.NO_QR_CODE, exc.detail) from exc
+    if not texts:
+        raise VerificationError(ErrorCode.NO_QR_CODE)
+    ours = [text for text in texts if text.startswith(PREFIX)]
+    return verifier.verify((ours or texts)[0], now=now, nonce=nonce)
