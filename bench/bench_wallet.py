@@ -35,7 +35,7 @@ from econsent import (  # noqa: E402
     _vault,
     qr,
 )
-from econsent import wallet as wallet_module  # noqa: E402
+from econsent.wallet import core as wallet_module  # noqa: E402
 from econsent.wallet import DEFAULT_KDF, FileStorage, ScryptParams, Wallet  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)

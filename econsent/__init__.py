@@ -11,27 +11,25 @@ from .errors import (
     IssueError,
     KeyLoadError,
     MissingDependencyError,
+    PossessionError,
+    PossessionProblem,
     QRError,
     SignerError,
+    StatusListError,
     TrustStoreError,
     VerificationError,
+    WalletError,
 )
 from .issue import Issuer
 from .keys import Algorithm, PublicKey, Signer, SigningKey, raw_signature_from_der
 from .model import Credential, IssuerName, StatusReference, Verdict
-from .possession import (
-    ATTESTED_OUT_OF_BAND,
-    KeyAttestation,
-    PossessionError,
-    PossessionProblem,
-    PossessionProof,
-    prove_possession,
-)
+from .possession import ATTESTED_OUT_OF_BAND, KeyAttestation, PossessionProof, prove_possession
+from .present import present, read_credential_unverified
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimSpec, CredentialType, TypeRegistry
-from .status import CredentialStatus, StatusList, StatusListCache, StatusListError, load_status_list
+from .status import CredentialStatus, StatusList, StatusListCache, load_status_list
 from .trust import IssuerScope, KeyStatus, TrustedKey, TrustLists, TrustStore
 from .verify import MemoryReplayCache, Policy, ReplayCache, StatusFallback, Verifier
-from .wallet import FileStorage, MemoryStorage, Wallet, WalletError, present, read_credential_unverified
+from .wallet import FileStorage, MemoryStorage, Wallet
 
 __version__ = "0.1.0"
 

@@ -22,7 +22,7 @@ claim ``i``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 __all__ = [
     "ARITY",
@@ -30,18 +30,22 @@ __all__ = [
     "ROOT",
     "SEED_BYTES",
     "bits",
+    "check_disclosure",
     "closed_cover",
+    "commit",
+    "disclose",
     "leaf_mask",
     "leaf_salts",
     "node_hash",
     "node_seed",
     "open_cover",
+    "rebuild_root",
     "tree_depth",
 ]
 
 ARITY = 4
-NODE_BYTES = 16
-SEED_BYTES = 16
+NODE_BYTES = 16  # the size of every node hash and seed on the wire
+SEED_BYTES = NODE_BYTES
 ROOT = 1
 _ABSENT = bytes(NODE_BYTES)
 _SEED_TAG = b"econsent/v1 seed\x00"
@@ -187,3 +191,73 @@ def node_hash(
     if result is None:
         raise ValueError("a present claim has neither a salt nor a known subtree hash")
     return result
+
+
+# --- the three parties' steps -------------------------------------------------------------------------
+
+
+def commit(claim_count: int, present: int, seed: bytes, value_bytes: Mapping[int, bytes]) -> bytes:
+    """The issuer's step: the root hash over the ``present`` claims' encoded values, salted from ``seed``."""
+    depth = tree_depth(claim_count)
+    salts = leaf_salts(depth, {ROOT: seed}, present)
+    return node_hash(depth, ROOT, present, salts, value_bytes.__getitem__, {})
+
+
+def disclose(
+    claim_count: int, present: int, disclosed: int, seed: bytes, value_bytes: Mapping[int, bytes]
+) -> tuple[dict[int, bytes], dict[int, bytes]]:
+    """The holder's step: the seeds of the open cover and the hashes of the closed cover, ascending by node.
+
+    ``seed`` is the root seed of the credential as issued; ``value_bytes`` holds every present claim's
+    encoded value (the withheld ones are hashed here, so the verifier can rebuild the root without them).
+    """
+    depth = tree_depth(claim_count)
+    salts = leaf_salts(depth, {ROOT: seed}, present)
+    seeds = {node: node_seed(seed, node) for node in open_cover(depth, present, disclosed)}
+    hashes = {
+        node: node_hash(depth, node, present, salts, value_bytes.__getitem__, {})
+        for node in closed_cover(depth, present, disclosed)
+    }
+    return seeds, hashes
+
+
+def check_disclosure(claim_count: int, present: int, seeds: Iterable[int], nodes: Iterable[int], values: int) -> int:
+    """The verifier's first step: the disclosed claims (a mask), once the disclosure's shape is the one valid one.
+
+    ``seeds`` and ``nodes`` are the node ids a presentation carries, in its order; ``values`` is how many
+    claim values it carries. Raises ``ValueError`` saying what is wrong: a node the tree does not have, a
+    value count that does not match, or covers that are not the canonical ones.
+    """
+    depth = tree_depth(claim_count)
+    seed_ids = list(seeds)
+    disclosed = 0
+    for node in seed_ids:
+        mask = leaf_mask(node, depth)
+        if not mask:
+            raise ValueError(f"seed for node {node}, which this tree does not have")
+        disclosed |= mask
+    disclosed &= present
+    if len(bits(disclosed)) != values:
+        raise ValueError("the number of claim values does not match the seeds")
+    if seed_ids != open_cover(depth, present, disclosed):
+        raise ValueError("disclosure seeds are not the canonical cover")
+    if list(nodes) != closed_cover(depth, present, disclosed):
+        raise ValueError("withheld-claim hashes are not the canonical cover")
+    return disclosed
+
+
+def rebuild_root(
+    claim_count: int,
+    present: int,
+    disclosed: int,
+    seeds: Mapping[int, bytes],
+    nodes: Mapping[int, bytes],
+    value_bytes: Mapping[int, bytes],
+) -> bytes:
+    """The verifier's last step: the root hash from the disclosed claims and the withheld subtrees' hashes.
+
+    Call it after :func:`check_disclosure`; the issuer's signature over the result is what proves the claims.
+    """
+    depth = tree_depth(claim_count)
+    salts = leaf_salts(depth, seeds, disclosed)
+    return node_hash(depth, ROOT, present, salts, value_bytes.__getitem__, nodes)

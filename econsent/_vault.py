@@ -18,35 +18,36 @@ Damage and a wrong passphrase are told apart in three layers, each checked befor
    passphrase is right; it lets an attacker test guesses no faster than the AEAD tag already does;
 3. with an intact header and the right key, an AEAD failure can only be damage to the ciphertext.
 
-Storage is anything with atomic ``read``/``write`` and an exclusive ``lock``: :class:`FileStorage`
-(write to a temporary file, flush, fsync, rename, fsync the directory; ``flock`` on a side lock file)
-or :class:`MemoryStorage`. Nothing here reads the clock except the bounded wait for the lock.
+Where the sealed bytes are kept is ``econsent.wallet.storage``'s job; nothing here reads the clock.
+The wallet errors are defined in ``econsent.errors``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import struct
-import threading
-import time
 import unicodedata
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from enum import IntEnum
+from typing import Any
 
-import msgpack
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ._files import write_atomic
-from .errors import EconsentError
+from ._wire import pack, unpack_canonical
+from .errors import (
+    CorruptWalletError,
+    EmptyWalletError,
+    NotAWalletError,
+    TruncatedWalletError,
+    UnsupportedWalletVersionError,
+    WalletError,
+    WalletErrorCode,
+    WrongPassphraseError,
+)
 
 __all__ = [
     "DEFAULT_KDF",
@@ -54,28 +55,10 @@ __all__ = [
     "HEADER_BYTES",
     "MAGIC",
     "MAX_VAULT_BYTES",
-    "CorruptWalletError",
-    "EmptyWalletError",
-    "FileStorage",
-    "MemoryStorage",
-    "NotAWalletError",
     "ScryptParams",
-    "Storage",
-    "StorageError",
-    "TruncatedWalletError",
-    "UnsupportedWalletVersionError",
     "VaultHeader",
     "VaultKey",
     "VaultKind",
-    "WalletChangedError",
-    "WalletError",
-    "WalletErrorCode",
-    "WalletExistsError",
-    "WalletLockedError",
-    "WalletNotFoundError",
-    "WalletRolledBackError",
-    "WalletSwappedError",
-    "WrongPassphraseError",
     "derive_key",
     "new_key",
     "normalize_passphrase",
@@ -116,155 +99,8 @@ MAX_SCRYPT_WORK = 512 * 1024 * 1024
 MAX_SCRYPT_R = 32
 MAX_SCRYPT_P = 16
 
-_LOCK_POLL_SECONDS = 0.05
-
-
-class WalletErrorCode(StrEnum):
-    """Why a wallet operation failed. The string values are stable (apps and scripts key on them)."""
-
-    WRONG_PASSPHRASE = "WRONG_PASSPHRASE"
-    DAMAGED = "DAMAGED"
-    TRUNCATED = "TRUNCATED"
-    EMPTY = "EMPTY"
-    LIMITS_EXCEEDED = "LIMITS_EXCEEDED"
-    NOT_A_WALLET = "NOT_A_WALLET"
-    WRONG_KIND = "WRONG_KIND"
-    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
-    LOCKED = "LOCKED"
-    NOT_FOUND = "NOT_FOUND"
-    EXISTS = "EXISTS"
-    CHANGED = "CHANGED"
-    SWAPPED = "SWAPPED"
-    ROLLED_BACK = "ROLLED_BACK"
-    STORAGE = "STORAGE"
-    NO_SUCH_ENTRY = "NO_SUCH_ENTRY"
-    AMBIGUOUS_ENTRY = "AMBIGUOUS_ENTRY"
-    HOLDER_KEY = "HOLDER_KEY"
-
-    @property
-    def sentence(self) -> str:
-        """A plain sentence a phone user can read."""
-        return _SENTENCES[self]
-
-
-_SENTENCES: dict[WalletErrorCode, str] = {
-    WalletErrorCode.WRONG_PASSPHRASE: "The passphrase is wrong.",
-    WalletErrorCode.DAMAGED: "The wallet file is damaged; restore it from a backup.",
-    WalletErrorCode.TRUNCATED: "The wallet file is cut short; restore it from a backup.",
-    WalletErrorCode.EMPTY: "The wallet file is empty; restore it from a backup.",
-    WalletErrorCode.LIMITS_EXCEEDED: "The wallet file asks for more resources than a wallet may use.",
-    WalletErrorCode.NOT_A_WALLET: "This file is not an econsent wallet.",
-    WalletErrorCode.WRONG_KIND: "This file is an econsent file of another kind.",
-    WalletErrorCode.UNSUPPORTED_VERSION: "The wallet was written by a newer version of econsent; update the app.",
-    WalletErrorCode.LOCKED: "Another program is changing the wallet; try again when it has finished.",
-    WalletErrorCode.NOT_FOUND: "There is no wallet here.",
-    WalletErrorCode.EXISTS: "A wallet already exists here.",
-    WalletErrorCode.CHANGED: "The wallet was re-encrypted by another program; open it again.",
-    WalletErrorCode.SWAPPED: "The wallet file belongs to another wallet; restore this wallet's file or a backup.",
-    WalletErrorCode.ROLLED_BACK: "The wallet file was replaced by an older copy of it; it was left as it is.",
-    WalletErrorCode.STORAGE: "The wallet could not be read or written.",
-    WalletErrorCode.NO_SUCH_ENTRY: "The wallet holds no such credential.",
-    WalletErrorCode.AMBIGUOUS_ENTRY: "Several credentials match; give more of the id.",
-    WalletErrorCode.HOLDER_KEY: "The holder key of this credential is missing or does not match.",
-}
-
 
 _LIMITS = WalletErrorCode.LIMITS_EXCEEDED
-
-
-class WalletError(EconsentError):
-    """A wallet operation failed. ``code`` is stable; ``detail`` adds specifics (never secrets or personal data)."""
-
-    default_code = WalletErrorCode.STORAGE
-
-    def __init__(self, detail: str = "", *, code: WalletErrorCode | None = None, source: str = "") -> None:
-        self.code = code or self.default_code
-        self.detail = detail
-        self.source = source
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}{self.code.value}: {self.code.sentence}" + (f" ({detail})" if detail else ""))
-
-    @property
-    def sentence(self) -> str:
-        return self.code.sentence
-
-
-class WrongPassphraseError(WalletError):
-    """The header is intact but the passphrase does not match its key check."""
-
-    default_code = WalletErrorCode.WRONG_PASSPHRASE
-
-
-class CorruptWalletError(WalletError):
-    """The file is damaged (header checksum, AEAD tag or contents), or asks for more than the limits allow."""
-
-    default_code = WalletErrorCode.DAMAGED
-
-
-class TruncatedWalletError(CorruptWalletError):
-    """The file ends before its header or its declared ciphertext does."""
-
-    default_code = WalletErrorCode.TRUNCATED
-
-
-class EmptyWalletError(CorruptWalletError):
-    """The file has no bytes at all."""
-
-    default_code = WalletErrorCode.EMPTY
-
-
-class NotAWalletError(WalletError):
-    """The bytes are not an econsent vault (another file), or a vault of another kind (a backup)."""
-
-    default_code = WalletErrorCode.NOT_A_WALLET
-
-
-class UnsupportedWalletVersionError(WalletError):
-    """An intact vault of a format version (or algorithm) this version of econsent cannot read."""
-
-    default_code = WalletErrorCode.UNSUPPORTED_VERSION
-
-
-class WalletLockedError(WalletError):
-    """Another writer holds the wallet's lock and did not release it in time."""
-
-    default_code = WalletErrorCode.LOCKED
-
-
-class WalletNotFoundError(WalletError):
-    """The storage holds no wallet yet."""
-
-    default_code = WalletErrorCode.NOT_FOUND
-
-
-class WalletExistsError(WalletError):
-    """``create`` was asked to make a wallet where one exists (it never overwrites)."""
-
-    default_code = WalletErrorCode.EXISTS
-
-
-class WalletChangedError(WalletError):
-    """Another program re-encrypted the wallet (new passphrase or parameters) since it was opened."""
-
-    default_code = WalletErrorCode.CHANGED
-
-
-class WalletSwappedError(WalletError):
-    """The file is another wallet's (another id) than the one opened or expected: never read or written over."""
-
-    default_code = WalletErrorCode.SWAPPED
-
-
-class WalletRolledBackError(WalletError):
-    """The file is an older copy of this wallet (a lower generation than one already seen): never written over."""
-
-    default_code = WalletErrorCode.ROLLED_BACK
-
-
-class StorageError(WalletError):
-    """The storage backend failed to read or write (disk full, permissions, ...)."""
-
-    default_code = WalletErrorCode.STORAGE
 
 
 class VaultKind(IntEnum):
@@ -403,7 +239,7 @@ def seal(body: Any, key: VaultKey, kind: VaultKind, *, wallet_id: bytes, generat
     The result is read back (header, key check, decryption, decoding under the read limits) before it
     is returned, so nothing ever writes a vault that could not be opened again.
     """
-    plaintext = msgpack.packb(body, use_bin_type=True)
+    plaintext = pack(body)
     nonce = os.urandom(_NONCE_BYTES)
     header = _pack_header(kind, key, nonce, len(plaintext) + _TAG_BYTES, wallet_id, generation)
     data = header + AESGCM(key._encryption).encrypt(nonce, plaintext, header)
@@ -488,192 +324,6 @@ def unseal(data: bytes, header: VaultHeader, key: VaultKey, *, source: str = "")
     except InvalidTag:
         raise CorruptWalletError("the encrypted contents fail authentication", source=source) from None
     try:
-        return msgpack.unpackb(
-            plaintext,
-            raw=False,
-            strict_map_key=True,
-            ext_hook=_reject_ext,
-            max_bin_len=MAX_BODY_BIN,
-            max_str_len=MAX_BODY_STR,
-            max_array_len=MAX_BODY_ITEMS,
-            max_map_len=MAX_BODY_ITEMS,
-            max_ext_len=0,
-        )
-    except Exception:  # a trust boundary: msgpack raises several unrelated types
+        return unpack_canonical(plaintext, max_bytes=MAX_BODY_BIN, max_items=MAX_BODY_ITEMS, max_str_len=MAX_BODY_STR)
+    except ValueError:
         raise CorruptWalletError("the decrypted contents are not valid msgpack", source=source) from None
-
-
-def _reject_ext(code: int, data: bytes) -> Any:
-    raise ValueError("msgpack extension types are not allowed")
-
-
-@runtime_checkable
-class Storage(Protocol):
-    """Where the sealed wallet bytes live. Apps may supply their own (keychain, app-private database).
-
-    * ``read()`` returns the last bytes written, or ``None`` when nothing was ever written.
-    * ``write(data)`` replaces them atomically and durably: after it returns, a crash or power loss
-      leaves ``data``; a crash during it leaves either the old bytes or ``data``, never a mix.
-    * ``lock()`` is a context manager giving exclusive write access across threads and processes; it
-      raises :class:`WalletLockedError` when it cannot get it in bounded time. The wallet only writes under it.
-    """
-
-    def read(self) -> bytes | None: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def lock(self) -> AbstractContextManager[None]: ...
-
-
-class MemoryStorage:
-    """Storage in memory, for tests and for apps that persist the sealed bytes themselves."""
-
-    __slots__ = ("_data", "_lock", "lock_timeout")
-
-    def __init__(self, data: bytes | None = None, *, lock_timeout: float = 10.0) -> None:
-        self._data = data
-        self._lock = threading.RLock()
-        self.lock_timeout = lock_timeout
-
-    @property
-    def data(self) -> bytes | None:
-        """The sealed bytes last written (encrypted; safe to persist anywhere)."""
-        return self._data
-
-    def read(self) -> bytes | None:
-        return self._data
-
-    def write(self, data: bytes) -> None:
-        with self.lock():
-            self._data = bytes(data)
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        acquired = (
-            self._lock.acquire(timeout=self.lock_timeout)
-            if self.lock_timeout > 0
-            else self._lock.acquire(blocking=False)
-        )
-        if not acquired:
-            raise WalletLockedError("another thread holds the wallet", source=str(self))
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def __repr__(self) -> str:
-        return "MemoryStorage()" if self._data is None else f"MemoryStorage({len(self._data)} bytes)"
-
-    __str__ = __repr__
-
-
-class FileStorage:
-    """A wallet file on a POSIX file system (Linux, Android, macOS, iOS).
-
-    Writes go to a temporary file in the same directory, which is flushed and fsynced (``F_FULLFSYNC``
-    where the platform has it), renamed over the wallet, and then the directory is fsynced, so the
-    rename itself survives power loss. Writers take ``fcntl.flock`` on ``<wallet>.lock`` (created once,
-    never deleted: deleting a lock file races with a writer opening it), waiting at most
-    ``lock_timeout`` seconds (0: fail at once). Temporary files left by a killed writer are removed by
-    the next write. Files are created readable by the owner only.
-    """
-
-    __slots__ = ("_depth", "_fd", "_thread_lock", "lock_timeout", "path")
-
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self.lock_timeout = lock_timeout
-        self._thread_lock = threading.RLock()
-        self._fd: int | None = None
-        self._depth = 0
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    def read(self) -> bytes | None:
-        try:
-            with open(self.path, "rb") as handle:
-                data = handle.read(MAX_VAULT_BYTES + 1)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"cannot read: {exc.strerror or exc}", source=str(self.path)) from exc
-        if len(data) > MAX_VAULT_BYTES:
-            raise CorruptWalletError(
-                f"larger than {MAX_VAULT_BYTES} bytes", code=WalletErrorCode.LIMITS_EXCEEDED, source=str(self.path)
-            )
-        return data
-
-    def write(self, data: bytes) -> None:
-        with self.lock():
-            self._remove_stale_temporaries()
-            try:
-                write_atomic(self.path, data, prefix=self._tmp_prefix)
-            except OSError as exc:
-                raise StorageError(f"cannot write: {exc.strerror or exc}", source=str(self.path)) from exc
-
-    @property
-    def _tmp_prefix(self) -> str:
-        return f".{self.path.name}."
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete temporary files of writers that died before their rename (safe: we hold the lock)."""
-        with contextlib.suppress(OSError):
-            for name in os.listdir(self.path.parent):
-                if name.startswith(self._tmp_prefix) and name.endswith(".tmp"):
-                    with contextlib.suppress(OSError):
-                        os.unlink(self.path.parent / name)
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        acquired = (
-            self._thread_lock.acquire(timeout=self.lock_timeout)
-            if self.lock_timeout > 0
-            else self._thread_lock.acquire(blocking=False)
-        )
-        if not acquired:
-            raise WalletLockedError("another thread of this program holds the wallet", source=str(self.path))
-        try:
-            if self._depth == 0:
-                self._fd = self._acquire_file_lock()
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    os.close(self._fd)  # closing the descriptor releases the flock
-                    self._fd = None
-        finally:
-            self._thread_lock.release()
-
-    def _acquire_file_lock(self) -> int:
-        import fcntl
-
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot open the lock file: {exc.strerror or exc}", source=str(self.path)) from exc
-        deadline = time.monotonic() + max(self.lock_timeout, 0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    os.close(fd)
-                    raise WalletLockedError(
-                        f"another program held the lock for {self.lock_timeout:g} s", source=str(self.path)
-                    ) from None
-                time.sleep(min(_LOCK_POLL_SECONDS, remaining))
-            except OSError as exc:
-                os.close(fd)
-                raise StorageError(f"cannot lock: {exc.strerror or exc}", source=str(self.path)) from exc
-
-    def __repr__(self) -> str:
-        return f"FileStorage({str(self.path)!r})"
-
-    def __str__(self) -> str:
-        return str(self.path)

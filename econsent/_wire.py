@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 
+from ._disclosure import NODE_BYTES, ROOT
 from .errors import ErrorCode, VerificationError
 
 __all__ = [
@@ -30,10 +31,14 @@ __all__ = [
     "WirePayload",
     "WireProof",
     "decode_payload",
+    "encode_credential",
     "encode_payload",
+    "encode_presentation",
+    "holder_signed_bytes",
     "pack",
     "payload_from_text",
     "text_from_payload",
+    "with_holder_signature",
 ]
 
 FORMAT_VERSION = 1
@@ -42,7 +47,6 @@ MAX_PAYLOAD_BYTES = 1536
 MAX_TEXT_CHARS = len(PREFIX) + len(str(256 ** (MAX_PAYLOAD_BYTES + 1)))
 SIGNATURE_BYTES = 64
 KID_BYTES = 8
-NODE_BYTES = 16
 MAX_NONCE_BYTES = 32
 MIN_NONCE_BYTES = 8
 MAX_AUDIENCE_CHARS = 64
@@ -188,6 +192,44 @@ def encode_payload(
         dict(sorted(nodes.items())),
         issuer_signature,
     ]
+
+
+def encode_credential(header: WireHeader, values: list[Any], seed: bytes, issuer_signature: bytes) -> bytes:
+    """A credential as issued: every present claim's value and the root seed, which opens the whole tree."""
+    return pack(encode_payload(header, values, {ROOT: seed}, {}, issuer_signature))
+
+
+def encode_presentation(
+    header: WireHeader,
+    values: list[Any],
+    seeds: dict[int, bytes],
+    nodes: dict[int, bytes],
+    issuer_signature: bytes,
+    *,
+    holder: tuple[int, int, bytes | None, str | None] | None = None,
+) -> bytes:
+    """A presentation's payload bytes: the disclosed values, the covers' seeds and hashes, the issuer signature.
+
+    A bearer credential's has no ``holder`` part. A holder-bound one takes ``holder`` = (presented-at,
+    lifetime, nonce, audience) and ends with a zero placeholder for the holder signature: sign
+    :func:`holder_signed_bytes` of the result and put the signature in with :func:`with_holder_signature`.
+    """
+    payload = encode_payload(header, values, seeds, nodes, issuer_signature)
+    if holder is not None:
+        presented_at, lifetime, nonce, audience = holder
+        binding = None if nonce is None and audience is None else [nonce, audience]
+        payload += [presented_at, lifetime, binding, bytes(SIGNATURE_BYTES)]
+    return pack(payload)
+
+
+def holder_signed_bytes(payload: bytes) -> bytes:
+    """What the holder signs: every byte of a holder-bound payload before its signature field."""
+    return payload[:-_SIGNATURE_FIELD_BYTES]
+
+
+def with_holder_signature(payload: bytes, signature: bytes) -> bytes:
+    """The payload with ``signature`` (checked by the envelope: exactly ``SIGNATURE_BYTES``) in its place."""
+    return payload[:-SIGNATURE_BYTES] + signature
 
 
 def _reject_ext(code: int, data: bytes) -> Any:

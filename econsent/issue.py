@@ -17,7 +17,15 @@ from typing import Any
 
 from . import _disclosure
 from ._envelope import sign_credential
-from ._wire import MAX_PAYLOAD_BYTES, MAX_STATUS_INDEX, MAX_STATUS_LIST_ID, MAX_TIME, WireHeader, encode_payload, pack
+from ._wire import (
+    MAX_PAYLOAD_BYTES,
+    MAX_STATUS_INDEX,
+    MAX_STATUS_LIST_ID,
+    MAX_TIME,
+    WireHeader,
+    encode_credential,
+    pack,
+)
 from .errors import IssueError
 from .keys import PublicKey, Signer
 from .model import Credential, Instant, StatusReference, from_unix, to_unix
@@ -134,13 +142,11 @@ class Issuer:
         )
         header_bytes = pack(header.to_wire())
         seed = self._random(_disclosure.SEED_BYTES)
-        depth = _disclosure.tree_depth(len(ctype.claims))
-        salts = _disclosure.leaf_salts(depth, {_disclosure.ROOT: seed}, present)
         claim_bytes = {index: pack(value) for index, value in wire_claims.items()}
-        root = _disclosure.node_hash(depth, _disclosure.ROOT, present, salts, claim_bytes.__getitem__, {})
+        root = _disclosure.commit(len(ctype.claims), present, seed, claim_bytes)
         signature = sign_credential(self._signer, header_bytes, root)
         values = [wire_claims[index] for index in sorted(wire_claims)]
-        encoded = pack(encode_payload(header, values, {_disclosure.ROOT: seed}, {}, signature))
+        encoded = encode_credential(header, values, seed, signature)
         if len(encoded) > MAX_PAYLOAD_BYTES:
             raise IssueError(
                 f"the credential takes {len(encoded)} bytes; a QR payload holds at most {MAX_PAYLOAD_BYTES}"
@@ -211,7 +217,7 @@ def _checked_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> tuple[d
             try:
                 wire[index], checked[spec.name] = spec.to_wire(claims[spec.name])
             except SchemaError as exc:
-                raise IssueError(str(exc)) from exc
+                raise IssueError(exc.detail) from exc
     return wire, checked
 
 

@@ -436,7 +436,7 @@ def _refuse_weak_authority(authority: x509.Certificate) -> None:
         try:
             PublicKey(Algorithm.ED25519, key).on_curve()
         except KeyLoadError as exc:
-            raise KeyLoadError(f"the CA certificate's key is refused: {exc}") from exc
+            raise KeyLoadError(f"the CA certificate's key is refused: {exc.detail}") from exc
 
 
 def _load_certificate(data: bytes, what: str) -> x509.Certificate:

@@ -15,11 +15,12 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any, Final
 
 from ._envelope import sign_possession, verify_possession
-from .errors import IssueError
+from ._wire import KID_BYTES, SIGNATURE_BYTES
+from .errors import PossessionError, PossessionProblem
 from .keys import PublicKey, Signer
 
 __all__ = [
@@ -39,45 +40,10 @@ __all__ = [
 MIN_CHALLENGE_BYTES = 16
 MAX_CHALLENGE_BYTES = 64
 CHALLENGE_BYTES = 32
-ISSUER_KID_BYTES = 8
-SIGNATURE_BYTES = 64
 PROOF_FORMAT = "econsent-possession"
 PROOF_VERSION = 1
 MAX_PROOF_DOCUMENT_BYTES = 1024
 _PROOF_FIELDS = frozenset({"format", "version", "challenge", "signature"})
-
-
-class PossessionProblem(StrEnum):
-    """Why an issuer refused to bind a holder key. The values are stable."""
-
-    MISSING = "MISSING"
-    MALFORMED = "MALFORMED"
-    CHALLENGE_MISMATCH = "CHALLENGE_MISMATCH"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-
-    @property
-    def sentence(self) -> str:
-        """A plain sentence for the person at the issuing desk."""
-        return _SENTENCES[self]
-
-
-_SENTENCES: dict[PossessionProblem, str] = {
-    PossessionProblem.MISSING: "The holder has not proved control of the key to be bound into the credential.",
-    PossessionProblem.MALFORMED: "The proof of possession is not well formed.",
-    PossessionProblem.CHALLENGE_MISMATCH: "The proof of possession answers another challenge than the one given.",
-    PossessionProblem.BAD_SIGNATURE: (
-        "The proof of possession was not signed by that key for this issuer and challenge."
-    ),
-}
-
-
-class PossessionError(IssueError):
-    """A holder key's proof of possession was refused; ``reason`` is a stable :class:`PossessionProblem`."""
-
-    def __init__(self, reason: PossessionProblem, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason.value}: {reason.sentence} ({detail})")
 
 
 class KeyAttestation(Enum):
@@ -174,8 +140,8 @@ def _check_challenge(challenge: object, what: str) -> None:
 
 
 def _check_kid(issuer_kid: object) -> None:
-    if not isinstance(issuer_kid, bytes) or len(issuer_kid) != ISSUER_KID_BYTES:
-        raise PossessionError(PossessionProblem.MALFORMED, f"the issuer key id must be {ISSUER_KID_BYTES} bytes")
+    if not isinstance(issuer_kid, bytes) or len(issuer_kid) != KID_BYTES:
+        raise PossessionError(PossessionProblem.MALFORMED, f"the issuer key id must be {KID_BYTES} bytes")
 
 
 def _hex_field(value: object, name: str) -> bytes:

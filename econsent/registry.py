@@ -23,14 +23,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ._envelope import sign_registration, verify_registration
 from ._wire import MAX_STATUS_LIST_ID
-from .errors import EconsentError
+from .errors import RegistryError, RegistryErrorCode
 from .issue import Issuer
 from .keys import PublicKey, Signer
 from .model import Credential, Instant, StatusReference, claims_to_json, from_unix, to_unix
@@ -104,32 +103,6 @@ CREATE TABLE issuer_keys (
 # Version 1 registries (no recorded keys) are upgraded in place; they then refuse every key until the
 # issuer registers its own: guessing them from what was signed would bless a rogue key used before.
 _UPGRADE_FROM_1 = _SCHEMA[_SCHEMA.index("CREATE TABLE issuer_keys") :]
-
-
-class RegistryErrorCode(StrEnum):
-    """Why the registry refused. The string values are stable."""
-
-    UNKNOWN_SERIAL = "UNKNOWN_SERIAL"
-    ALREADY_REVOKED = "ALREADY_REVOKED"
-    REVOKED_IS_FINAL = "REVOKED_IS_FINAL"
-    ALREADY_SUSPENDED = "ALREADY_SUSPENDED"
-    NOT_SUSPENDED = "NOT_SUSPENDED"
-    LISTS_FULL = "LISTS_FULL"
-    UNKNOWN_LIST = "UNKNOWN_LIST"
-    WRONG_KEY = "WRONG_KEY"
-    ROLLBACK = "ROLLBACK"
-    BAD_INPUT = "BAD_INPUT"
-    WRONG_REGISTRY = "WRONG_REGISTRY"
-    STORAGE = "STORAGE"
-
-
-class RegistryError(EconsentError):
-    """The registry refused an operation (``code`` says why) or its storage failed."""
-
-    def __init__(self, code: RegistryErrorCode, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(f"{code.value}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

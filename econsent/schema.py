@@ -22,6 +22,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
+from .errors import SchemaError
+
 __all__ = [
     "BUILTIN_TYPES",
     "BUSINESS_LICENCE",
@@ -58,10 +60,6 @@ _EPOCH_ORDINAL = _EPOCH.toordinal()
 # Private Use Area): U+1E3F moved to A8BC in 2005; the vertical forms U+FE10-FE19 and U+9FB4-9FBB moved
 # from PUA codes to these characters in 2022. Excluding them keeps compact text edition-independent.
 _NOT_COMPACT = re.compile("[\ue000-\uf8ff\u1e3f\ufe10-\ufe19\u9fb4-\u9fbb]")
-
-
-class SchemaError(ValueError):
-    """A claim value does not fit its declared kind. Callers turn it into their own typed error."""
 
 
 class ClaimKind(StrEnum):
@@ -147,7 +145,7 @@ class ClaimSpec:
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.isascii() or not self.name.replace("_", "").isalnum():
-            raise ValueError(f"claim name must be ASCII letters, digits and '_': {self.name!r}")
+            raise SchemaError(f"claim name must be ASCII letters, digits and '_': {self.name!r}")
 
     def to_wire(self, value: object) -> tuple[WireValue, ClaimValue]:
         """Check ``value`` against the kind; return its wire form and its normalised Python value.
@@ -163,14 +161,14 @@ class ClaimSpec:
                 return [wire for wire, _ in pairs], tuple(item for _, item in pairs)
             return _ENCODERS[self.kind](value)
         except SchemaError as exc:
-            raise SchemaError(f"claim {self.name!r} {exc}") from None
+            raise SchemaError(f"claim {self.name!r} {exc.detail}") from None
 
     def from_wire(self, wire: object) -> ClaimValue:
         """Check a decoded wire value against the kind and return the Python value. Raises SchemaError."""
         try:
             return _DECODERS[self.kind](wire)
         except SchemaError as exc:
-            raise SchemaError(f"claim {self.name!r} {exc}") from None
+            raise SchemaError(f"claim {self.name!r} {exc.detail}") from None
 
 
 def _text_to_wire(value: object) -> tuple[str | bytes, str]:
@@ -292,16 +290,16 @@ class CredentialType:
 
     def __post_init__(self) -> None:
         if not 1 <= self.type_id <= 0xFFFF:
-            raise ValueError("type_id must be between 1 and 65535")
+            raise SchemaError("type_id must be between 1 and 65535")
         if not 1 <= len(self.claims) <= MAX_CLAIMS:
-            raise ValueError(f"a credential type has 1 to {MAX_CLAIMS} claims")
+            raise SchemaError(f"a credential type has 1 to {MAX_CLAIMS} claims")
         names = [c.name for c in self.claims]
         if len(set(names)) != len(names):
-            raise ValueError(f"duplicate claim names in type {self.name!r}")
+            raise SchemaError(f"duplicate claim names in type {self.name!r}")
         for profile, members in self.profiles.items():
             unknown = set(members) - set(names)
             if unknown or not members:
-                raise ValueError(f"profile {profile!r} of {self.name!r} names unknown claims {sorted(unknown)}")
+                raise SchemaError(f"profile {profile!r} of {self.name!r} names unknown claims {sorted(unknown)}")
         object.__setattr__(self, "profiles", MappingProxyType({k: tuple(v) for k, v in self.profiles.items()}))
 
     def index_of(self, claim_name: str) -> int:
@@ -325,7 +323,7 @@ class TypeRegistry:
         by_id: dict[int, CredentialType] = {}
         for ctype in types:
             if ctype.name in by_name or ctype.type_id in by_id:
-                raise ValueError(f"credential type {ctype.name!r} (id {ctype.type_id}) is defined twice")
+                raise SchemaError(f"credential type {ctype.name!r} (id {ctype.type_id}) is defined twice")
             by_name[ctype.name] = ctype
             by_id[ctype.type_id] = ctype
         self._by_name = MappingProxyType(by_name)

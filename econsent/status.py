@@ -28,7 +28,7 @@ from typing import Any
 
 from ._envelope import STATUS_LIST_CONTEXT, sign_status_list, verify_status_list
 from ._wire import KID_BYTES, MAX_STATUS_LIST_ID, MAX_TIME, SIGNATURE_BYTES, pack, unpack_canonical
-from .errors import EconsentError
+from .errors import StatusListError, StatusListReason
 from .keys import Signer
 from .model import Instant, from_unix, to_unix
 from .trust import IssuerScope, KeyStatus, TrustStore
@@ -81,52 +81,6 @@ _GOOD_BYTES = bytes(b for b in range(256) if all((b >> shift) & 3 != 3 for shift
 _REVOKED_PER_BYTE = bytes(sum((b >> shift) & 3 == 1 for shift in (0, 2, 4, 6)) for b in range(256))
 _SUSPENDED_PER_BYTE = bytes(sum((b >> shift) & 3 == 2 for shift in (0, 2, 4, 6)) for b in range(256))
 _CLEAR = tuple(0xFF ^ (3 << (2 * position)) for position in range(4))
-
-
-class StatusListReason(StrEnum):
-    """Why a status list was refused. The string values are part of the public contract."""
-
-    MALFORMED = "MALFORMED"
-    TOO_LARGE = "TOO_LARGE"
-    UNREADABLE = "UNREADABLE"
-    UNKNOWN_KEY = "UNKNOWN_KEY"
-    WRONG_ISSUER = "WRONG_ISSUER"
-    KEY_NOT_VALID = "KEY_NOT_VALID"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-    ROLLBACK = "ROLLBACK"
-    SEQUENCE_REUSED = "SEQUENCE_REUSED"
-    INDEX_OUT_OF_RANGE = "INDEX_OUT_OF_RANGE"
-
-    @property
-    def sentence(self) -> str:
-        return _SENTENCES[self]
-
-
-_SENTENCES: dict[StatusListReason, str] = {
-    StatusListReason.MALFORMED: "The status list is not a well-formed econsent status list.",
-    StatusListReason.TOO_LARGE: "The status list is larger than any status list may be.",
-    StatusListReason.UNREADABLE: "The status list file could not be read.",
-    StatusListReason.UNKNOWN_KEY: "The status list was signed by a key this verifier does not trust.",
-    StatusListReason.WRONG_ISSUER: "The status list was signed by a key of another issuer.",
-    StatusListReason.KEY_NOT_VALID: "The key that signed the status list was not allowed to sign it.",
-    StatusListReason.BAD_SIGNATURE: "The status list's signature does not match: it was altered or forged.",
-    StatusListReason.ROLLBACK: "The status list is older than the one already held.",
-    StatusListReason.SEQUENCE_REUSED: "The status list differs from the one already held under the same sequence.",
-    StatusListReason.INDEX_OUT_OF_RANGE: "The status index lies outside the status list.",
-}
-
-
-class StatusListError(EconsentError):
-    """A status list was refused, or an index lies outside it. ``reason`` is stable; ``detail`` adds specifics."""
-
-    def __init__(self, reason: StatusListReason, detail: str = "") -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason.value}: {reason.sentence}" + (f" ({detail})" if detail else ""))
-
-    @property
-    def sentence(self) -> str:
-        return self.reason.sentence
 
 
 def _malformed(detail: str) -> StatusListError:

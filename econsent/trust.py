@@ -33,7 +33,7 @@ from typing import Any
 
 from . import _envelope
 from ._files import write_atomic
-from .errors import KeyLoadError, TrustStoreError
+from .errors import KeyLoadError, TrustListError, TrustListProblem, TrustStoreError
 from .keys import PublicKey, Signer
 from .model import Instant, IssuerName, from_unix, to_unix
 
@@ -209,7 +209,7 @@ class TrustedKey:
         try:
             public_key = PublicKey.from_pem(_str(entry["public_key"], "public_key"))
         except KeyLoadError as exc:
-            raise TrustStoreError(f"key entry has an unusable public key: {exc}") from exc
+            raise TrustStoreError(f"key entry has an unusable public key: {exc.detail}") from exc
         if public_key.algorithm.value != entry["algorithm"]:
             raise TrustStoreError(
                 f"key {entry['kid']!r} is {public_key.algorithm.value}, but the entry says {entry['algorithm']!r}"
@@ -428,27 +428,6 @@ _LIST_KEY_FIELDS = (_REQUIRED_FIELDS | _OPTIONAL_FIELDS) - {"issuer", "issuer_id
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
-class TrustListProblem(StrEnum):
-    """Why a signed trust list was refused (SPEC 9.2 gives the order of the checks)."""
-
-    TOO_LARGE = "TOO_LARGE"
-    MALFORMED = "MALFORMED"
-    UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
-    UNKNOWN_ANCHOR = "UNKNOWN_ANCHOR"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-    ROLLBACK = "ROLLBACK"
-    SEQUENCE_REUSED = "SEQUENCE_REUSED"
-
-
-class TrustListError(TrustStoreError):
-    """A signed trust list was refused; ``reason`` is a stable :class:`TrustListProblem`."""
-
-    def __init__(self, reason: TrustListProblem, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"trust list refused ({reason.value}): {detail}")
-
-
 def sign_trust_list(
     store: TrustStore,
     anchor: Signer,
@@ -551,7 +530,7 @@ def _store_from_payload(payload: Any, anchor: PublicKey, digest: bytes) -> Trust
     except TrustListError:
         raise
     except TrustStoreError as exc:
-        raise TrustListError(TrustListProblem.MALFORMED, str(exc)) from exc
+        raise TrustListError(TrustListProblem.MALFORMED, exc.detail) from exc
 
 
 def _issuer_keys(issuer: Any, info: TrustListInfo) -> list[TrustedKey]:

@@ -184,7 +184,7 @@ def test_an_unverified_list_is_held_for_nobody() -> None:
     unverified = read_status_list_unverified(status_list(TRAFFIC_KEY, "traffic"))
     with pytest.raises(StatusListError) as caught:
         StatusListCache().add(unverified)
-    assert caught.value.reason is StatusListReason.UNKNOWN_KEY
+    assert caught.value.code is StatusListReason.UNKNOWN_KEY
 
 
 # --- trust lists: a list is (anchor, name); a key held twice gets the most restrictive terms ----------
@@ -208,7 +208,7 @@ def test_rollback_is_judged_per_anchor_and_name() -> None:
     lists.update(trust_list(ANCHOR_2, "sh", entry(MARRIAGE_KEY), sequence=2))  # another anchor's list: not older
     with pytest.raises(TrustListError) as caught:
         lists.update(trust_list(ANCHOR_1, "sh", entry(TRAFFIC_KEY), sequence=4))
-    assert caught.value.reason is TrustListProblem.ROLLBACK
+    assert caught.value.code is TrustListProblem.ROLLBACK
 
 
 def test_a_compromise_in_one_list_wins_over_another_list_holding_the_key() -> None:

@@ -70,7 +70,7 @@ def test_issuer_refuses_a_holder_key_without_a_proof(
 ) -> None:
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key)
-    assert caught.value.reason is PossessionProblem.MISSING
+    assert caught.value.code is PossessionProblem.MISSING
     assert "ATTESTED_OUT_OF_BAND" in str(caught.value)
 
 
@@ -80,7 +80,7 @@ def test_issuer_refuses_a_proof_without_the_challenge_it_handed_out(
     proof = prove_possession(holder_key, issuer.new_challenge(), issuer_kid=issuer.kid)
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key, possession=proof)
-    assert caught.value.reason is PossessionProblem.MISSING
+    assert caught.value.code is PossessionProblem.MISSING
 
 
 def test_proof_over_another_challenge_is_refused(
@@ -89,7 +89,7 @@ def test_proof_over_another_challenge_is_refused(
     old_proof = prove_possession(holder_key, issuer.new_challenge(), issuer_kid=issuer.kid)
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key, possession=old_proof, challenge=issuer.new_challenge())
-    assert caught.value.reason is PossessionProblem.CHALLENGE_MISMATCH
+    assert caught.value.code is PossessionProblem.CHALLENGE_MISMATCH
 
 
 def test_proof_made_for_another_issuer_is_refused(
@@ -99,7 +99,7 @@ def test_proof_made_for_another_issuer_is_refused(
     proof = prove_possession(holder_key, challenge, issuer_kid=issuer_key_ed25519.public_key.kid)
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key, possession=proof, challenge=challenge)
-    assert caught.value.reason is PossessionProblem.BAD_SIGNATURE
+    assert caught.value.code is PossessionProblem.BAD_SIGNATURE
 
 
 def test_proof_of_another_key_does_not_bind_this_one(
@@ -110,7 +110,7 @@ def test_proof_of_another_key_does_not_bind_this_one(
     proof = prove_possession(other_holder_key, challenge, issuer_kid=issuer.kid)
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key, possession=proof, challenge=challenge)
-    assert caught.value.reason is PossessionProblem.BAD_SIGNATURE
+    assert caught.value.code is PossessionProblem.BAD_SIGNATURE
 
 
 def test_signature_in_another_context_is_not_a_proof(
@@ -121,7 +121,7 @@ def test_signature_in_another_context_is_not_a_proof(
     proof = PossessionProof(challenge, holder_key.sign(PRESENTATION_CONTEXT + fields))
     with pytest.raises(PossessionError) as caught:
         issue_to(holder_key.public_key, possession=proof, challenge=challenge)
-    assert caught.value.reason is PossessionProblem.BAD_SIGNATURE
+    assert caught.value.code is PossessionProblem.BAD_SIGNATURE
 
 
 def test_attested_out_of_band_binds_without_a_proof_and_takes_no_challenge(
@@ -147,7 +147,7 @@ def test_challenges_are_32_fresh_bytes(holder_key: SigningKey) -> None:
 def test_challenge_sizes_outside_16_to_64_bytes_are_malformed(holder_key: SigningKey, size: int) -> None:
     with pytest.raises(PossessionError) as caught:
         prove_possession(holder_key, bytes(size), issuer_kid=bytes(8))
-    assert caught.value.reason is PossessionProblem.MALFORMED
+    assert caught.value.code is PossessionProblem.MALFORMED
 
 
 def test_proof_file_round_trips_and_is_parsed_strictly(holder_key: SigningKey) -> None:
@@ -164,7 +164,7 @@ def test_proof_file_round_trips_and_is_parsed_strictly(holder_key: SigningKey) -
     ):
         with pytest.raises(PossessionError) as caught:
             PossessionProof.from_json(broken)
-        assert caught.value.reason is PossessionProblem.MALFORMED
+        assert caught.value.code is PossessionProblem.MALFORMED
     duplicated = proof.encode().replace(b'"version":1', b'"version":1,"version":1')
     for data in (duplicated, b"[" * 1000, b"\xff", b" " * 2000):
         with pytest.raises(PossessionError):

@@ -41,7 +41,8 @@ from econsent import (
     _vault,
     present,
 )
-from econsent._vault import ScryptParams, WalletErrorCode
+from econsent._vault import ScryptParams
+from econsent.errors import WalletErrorCode
 from econsent.possession import PossessionError, PossessionProblem, prove_possession
 from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
 from econsent.trust import KeyStatus
@@ -172,7 +173,7 @@ def test_a_possession_that_is_neither_a_proof_nor_an_attestation_is_a_typed_refu
     holder = ed("red team: holder")
     with pytest.raises(PossessionError) as caught:
         _issue(issuer, holder_key=holder.public_key, possession=possession, challenge=issuer.new_challenge())
-    assert caught.value.reason is PossessionProblem.MALFORMED
+    assert caught.value.code is PossessionProblem.MALFORMED
 
 
 def test_a_holder_key_given_as_bytes_is_a_typed_refusal(issuer: Issuer) -> None:

@@ -97,7 +97,7 @@ def test_trust_list_base64url_with_unused_bits_set_is_malformed(keys: dict[str, 
     document[field] = text[:-1] + ALPHABET[last + 1]
     with pytest.raises(TrustListError) as caught:
         read_trust_list(json.dumps(document).encode(), [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.MALFORMED
+    assert caught.value.code is TrustListProblem.MALFORMED
     assert "canonical" in caught.value.detail
 
 
@@ -106,7 +106,7 @@ def test_trust_list_signature_of_63_bytes_is_malformed_not_a_bad_signature(keys:
     document["signature"] = document["signature"][:84]  # 63 bytes
     with pytest.raises(TrustListError) as caught:
         read_trust_list(json.dumps(document).encode(), [keys["anchor"].public_key])
-    assert caught.value.reason is TrustListProblem.MALFORMED
+    assert caught.value.code is TrustListProblem.MALFORMED
     assert "63 bytes" in caught.value.detail
 
 

@@ -126,7 +126,7 @@ def valid_fields(**changes: Any) -> list[Any]:
 def refused(reason: StatusListReason, call: Callable[[], object]) -> StatusListError:
     with pytest.raises(StatusListError) as caught:
         call()
-    assert caught.value.reason is reason, caught.value
+    assert caught.value.code is reason, caught.value
     return caught.value
 
 
@@ -565,7 +565,7 @@ def test_load_directory_reports_each_file_and_keeps_going(tmp_path: Path, trust:
     report = cache.load_directory(tmp_path, trust)
     assert [path.name for path in report.loaded] == ["b.0.ecsl", "c.1.ecsl"]
     assert [path.name for path in report.unchanged] == ["a.0.ecsl"]
-    assert [(path.name, error.reason) for path, error in report.errors] == [
+    assert [(path.name, error.code) for path, error in report.errors] == [
         ("d.bad.ecsl", StatusListReason.BAD_SIGNATURE),
         ("e.unknown.ecsl", StatusListReason.UNKNOWN_KEY),
         ("f.folder.ecsl", StatusListReason.UNREADABLE),
@@ -574,7 +574,7 @@ def test_load_directory_reports_each_file_and_keeps_going(tmp_path: Path, trust:
 
     (tmp_path / "b.0.ecsl").write_bytes(signed(build(10), sequence=2))
     again = cache.load_directory(tmp_path, trust)
-    assert ("a.0.ecsl", StatusListReason.ROLLBACK) in [(path.name, error.reason) for path, error in again.errors]
+    assert ("a.0.ecsl", StatusListReason.ROLLBACK) in [(path.name, error.code) for path, error in again.errors]
     assert [path.name for path in again.unchanged] == ["b.0.ecsl", "c.1.ecsl"]
     assert cache.get(SCOPE, 0).sequence == 4  # type: ignore[union-attr]
 
@@ -584,7 +584,7 @@ def test_load_directory_refuses_two_lists_under_one_sequence(tmp_path: Path, tru
     (tmp_path / "b.ecsl").write_bytes(signed(build(10), sequence=3))
     report = StatusListCache().load_directory(tmp_path, trust)
     assert [p.name for p in report.loaded] == ["a.ecsl"]
-    assert [(p.name, e.reason) for p, e in report.errors] == [("b.ecsl", StatusListReason.SEQUENCE_REUSED)]
+    assert [(p.name, e.code) for p, e in report.errors] == [("b.ecsl", StatusListReason.SEQUENCE_REUSED)]
 
 
 def test_error_carries_reason_sentence_and_detail(trust: TrustStore) -> None:

@@ -431,7 +431,7 @@ def possession_outcome(vector: dict[str, Any]) -> str:
             now=1_700_000_000,
         )
     except PossessionError as exc:
-        return exc.reason.value
+        return exc.code.value
     return "valid"
 
 

@@ -217,7 +217,7 @@ def test_signed_trust_list_carrying_a_small_order_key_is_refused_as_malformed() 
     data["signature"] = base64.urlsafe_b64encode(_envelope.sign_trust_list(anchor, payload_bytes)).rstrip(b"=").decode()
     with pytest.raises(TrustListError) as caught:
         TrustLists([anchor.public_key]).update(json.dumps(data).encode())
-    assert caught.value.reason is TrustListProblem.MALFORMED
+    assert caught.value.code is TrustListProblem.MALFORMED
     assert "small-order" in caught.value.detail
 
 

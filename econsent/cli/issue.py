@@ -25,7 +25,7 @@ from ..possession import (
     new_challenge,
     prove_possession,
 )
-from ..wallet import DEFAULT_LIFETIME, present, read_credential_unverified
+from ..present import DEFAULT_LIFETIME, present, read_credential_unverified
 from ._common import (
     UsageError,
     add_passphrase_option,

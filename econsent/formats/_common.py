@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from .._wire import MAX_TIME  # 9999-12-31T23:59:59Z: a larger "time" is a unit error (milliseconds), not a date
 from ..errors import ErrorCode, VerificationError
 from ..schema import ClaimValue
 from ..verify import Policy
@@ -26,8 +27,6 @@ __all__ = [
     "malformed",
     "unix_time",
 ]
-
-MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z: a larger "time" is a unit error (milliseconds), not a date
 
 
 def malformed(detail: str) -> VerificationError:

@@ -133,7 +133,7 @@ def _issuer_key(issuer: str, jwk: object) -> ShcIssuerKey:
     try:
         public_key = PublicKey.from_jwk(jwk)
     except KeyLoadError as exc:
-        raise TrustStoreError(f"key {kid}: {exc}") from exc
+        raise TrustStoreError(f"key {kid}: {exc.detail}") from exc
     if kid != jwk_thumbprint(jwk):
         raise TrustStoreError(f"key {kid!r}: the kid is not the key's RFC 7638 thumbprint")
     crl_version = jwk.get("crlVersion")

@@ -150,7 +150,7 @@ def trust_lists(vector: Mapping[str, Any], lists: list[str]) -> TrustStore:
             held.update(json.dumps(document).encode())
             lists.append("accepted")
         except TrustListError as exc:
-            lists.append(exc.reason.value)
+            lists.append(exc.code.value)
     return held.store() if "trust_list" in vector else TrustStore.from_json(vector["trust_store"])
 
 
@@ -165,7 +165,7 @@ def run_credential_vector(vector: Mapping[str, Any]) -> dict[str, Any]:
             held.add(load_status_list(bytes.fromhex(data), trust))
             status_outcomes.append("accepted")
         except StatusListError as exc:
-            status_outcomes.append(exc.reason.value)
+            status_outcomes.append(exc.code.value)
     types = build_types(vector.get("types", []))
     verifier = Verifier(
         trust,
@@ -197,7 +197,7 @@ def run_possession_vector(vector: Mapping[str, Any]) -> dict[str, Any]:
             now=1_700_000_000,
         )
     except PossessionError as exc:
-        return {"results": [{"result": exc.reason.value}], "lists": []}
+        return {"results": [{"result": exc.code.value}], "lists": []}
     return {"results": [{"result": "valid"}], "lists": []}
 
 

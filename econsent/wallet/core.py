@@ -1,15 +1,9 @@
-"""The holder's side: a wallet of credentials and holder keys, and time-limited presentations.
+"""The :class:`Wallet`: credentials and software holder keys in one encrypted vault, on any storage.
 
-A presentation is the credential with the claims the holder chose to show, stamped with the phone's
-time and a short lifetime, optionally bound to a verifier's nonce and audience, and signed by the holder
-key that the issuer bound into the credential. The holder key is behind the
-:class:`~econsent.keys.Signer` interface, so it can live in a phone's secure hardware.
-
-:class:`Wallet` keeps credentials and software holder keys in one encrypted vault (``_vault``), on any
-:class:`~econsent._vault.Storage`; it lists them with type, issuer, holder name, validity and status,
-exports and imports encrypted backups, and shows a credential as a :class:`RotatingCode` that renews
-itself before it expires. Nothing here reads the clock: every call takes ``now`` or a ``clock``.
-``docs/wallet.md`` is the guide for app developers.
+Every change is one transaction under the storage's writer lock, re-reading the stored file first; a
+file of another wallet or an older copy of this one is never accepted or written over. It presents
+through :func:`econsent.present.present` and shows :class:`~econsent.wallet.codes.RotatingCode` s.
+Nothing here reads the clock: every call takes ``now`` or a ``clock``.
 """
 
 from __future__ import annotations
@@ -18,385 +12,71 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
-from . import _disclosure
-from ._envelope import sign_presentation
-from ._vault import (
+from .._vault import (
     DEFAULT_KDF,
     MAX_GENERATION,
-    WALLET_ID_BYTES,
-    CorruptWalletError,
-    EmptyWalletError,
-    FileStorage,
-    MemoryStorage,
-    NotAWalletError,
     ScryptParams,
-    Storage,
-    StorageError,
-    TruncatedWalletError,
-    UnsupportedWalletVersionError,
-    VaultHeader,
     VaultKey,
     VaultKind,
-    WalletChangedError,
-    WalletError,
-    WalletErrorCode,
-    WalletExistsError,
-    WalletLockedError,
-    WalletNotFoundError,
-    WalletRolledBackError,
-    WalletSwappedError,
-    WrongPassphraseError,
     derive_key,
     new_key,
     read_header,
     seal,
-    unseal,
 )
-from ._wire import (
-    MAX_AUDIENCE_CHARS,
-    MAX_LIFETIME,
-    MAX_NONCE_BYTES,
-    MAX_PAYLOAD_BYTES,
-    MIN_NONCE_BYTES,
-    SIGNATURE_BYTES,
-    WirePayload,
-    decode_payload,
-    pack,
-    text_from_payload,
+from .._wire import decode_payload
+from ..errors import (
+    CorruptWalletError,
+    CredentialError,
+    EntryNotFoundError,
+    HolderKeyError,
+    KeyLoadError,
+    NotAWalletError,
+    VerificationError,
+    WalletChangedError,
+    WalletError,
+    WalletErrorCode,
+    WalletExistsError,
+    WalletNotFoundError,
+    WalletRolledBackError,
+    WalletSwappedError,
 )
-from .errors import CredentialError, KeyLoadError, VerificationError
-from .keys import Algorithm, PublicKey, Signer, SigningKey
-from .model import Credential, Instant, IssuerName, StatusReference, from_unix, to_unix
-from .possession import PossessionProof, prove_possession
-from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
-from .trust import TrustStore
+from ..keys import Algorithm, PublicKey, Signer, SigningKey
+from ..model import Credential, Instant, IssuerName, from_unix, to_unix
+from ..possession import PossessionProof, prove_possession
+from ..present import DEFAULT_LIFETIME, _check_request, _disclosed_indices, present, read_credential_unverified
+from ..schema import BUILTIN_TYPES, TypeRegistry
+from ..trust import TrustStore
+from .codes import DEFAULT_REFRESH_BEFORE, RotatingCode
+from .state import (
+    MAX_ISSUER_NAME_CHARS,
+    MAX_LABEL_CHARS,
+    EntryStatus,
+    ExternalKey,
+    HolderKeyKind,
+    KeyMode,
+    SignerProvider,
+    WalletEntry,
+    _check_room,
+    _EntryRecord,
+    _key_id_of,
+    _KeyRecord,
+    _MappingProvider,
+    _new_entry_id,
+    _new_key_record,
+    _read_state,
+    _record_of,
+    _State,
+    _wallet_id_from_hex,
+)
+from .storage import Storage
 
-__all__ = [
-    "DEFAULT_KDF",
-    "DEFAULT_LIFETIME",
-    "DEFAULT_REFRESH_BEFORE",
-    "CorruptWalletError",
-    "EmptyWalletError",
-    "EntryNotFoundError",
-    "EntryStatus",
-    "ExternalKey",
-    "FileStorage",
-    "Frame",
-    "HolderKeyError",
-    "HolderKeyKind",
-    "ImportReport",
-    "KeyMode",
-    "MemoryStorage",
-    "NotAWalletError",
-    "RotatingCode",
-    "ScryptParams",
-    "SignerProvider",
-    "Storage",
-    "StorageError",
-    "TruncatedWalletError",
-    "UnsupportedWalletVersionError",
-    "Wallet",
-    "WalletChangedError",
-    "WalletEntry",
-    "WalletError",
-    "WalletErrorCode",
-    "WalletExistsError",
-    "WalletLockedError",
-    "WalletNotFoundError",
-    "WalletRolledBackError",
-    "WalletSwappedError",
-    "WrongPassphraseError",
-    "present",
-    "read_credential_unverified",
-]
+__all__ = ["ImportReport", "Wallet"]
 
-DEFAULT_LIFETIME = 60
-_SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
-
-
-def read_credential_unverified(data: bytes, *, types: TypeRegistry = BUILTIN_TYPES) -> Credential:
-    """Parse a credential as the issuer produced it, WITHOUT checking the issuer's signature.
-
-    For the holder's own storage. A verifier must use :class:`~econsent.verify.Verifier` instead.
-    """
-    wire, ctype = _parse(data, types)
-    if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT] or wire.nodes:
-        raise CredentialError("this is a presentation, not a credential as issued (it lacks the full seed)")
-    h = wire.header
-    indices = _disclosure.bits(h.present)
-    if len(indices) != len(wire.values) or indices[-1] >= len(ctype.claims):
-        raise CredentialError("the credential does not carry exactly the claims it was issued with")
-    try:
-        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values, strict=True)}
-    except SchemaError as exc:
-        raise CredentialError(f"a claim does not match the {ctype.name} type: {exc}") from exc
-    return Credential(
-        credential_type=ctype.name,
-        kid=h.kid,
-        serial=h.serial,
-        issued_at=from_unix(h.issued_at),
-        valid_from=from_unix(h.valid_from),
-        valid_until=from_unix(h.valid_until),
-        holder_algorithm=None if h.holder_alg is None else Algorithm.from_wire_id(h.holder_alg).value,
-        holder_key=h.holder_key,
-        claims=claims,
-        encoded=bytes(data),
-        status=None if h.status is None else StatusReference(*h.status),
-    )
-
-
-def present(
-    credential: Credential,
-    holder: Signer | None,
-    *,
-    now: Instant,
-    lifetime: int = DEFAULT_LIFETIME,
-    disclose: Iterable[str] | None = None,
-    profile: str | None = None,
-    nonce: bytes | None = None,
-    audience: str | None = None,
-    types: TypeRegistry = BUILTIN_TYPES,
-) -> str:
-    """Make the QR text of a presentation.
-
-    Shows every claim unless ``disclose`` (claim names) or ``profile`` (a named set from the credential
-    type, e.g. ``driving-check``) narrows it. A holder-bound credential needs its holder's signer and
-    yields a presentation valid for ``lifetime`` seconds from ``now`` (the phone's clock). A bearer
-    credential takes ``holder=None`` and yields a static code (no time, nonce or audience).
-    """
-    wire, ctype = _parse(credential.encoded, types)
-    if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT]:
-        raise CredentialError("present() needs the credential as issued, not a presentation")
-    disclosed = sum(1 << i for i in _disclosed_indices(ctype, credential, disclose, profile))
-    present_mask = wire.header.present
-    indices = _disclosure.bits(present_mask)
-    value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
-    depth = _disclosure.tree_depth(len(ctype.claims))
-    root_seed = wire.seeds[_disclosure.ROOT]
-    salts = _disclosure.leaf_salts(depth, {_disclosure.ROOT: root_seed}, present_mask)
-    payload: list[Any] = [
-        wire.header.to_wire(),
-        [value for index, value in zip(indices, wire.values, strict=True) if disclosed >> index & 1],
-        {
-            node: _disclosure.node_seed(root_seed, node)
-            for node in _disclosure.open_cover(depth, present_mask, disclosed)
-        },
-        {
-            node: _disclosure.node_hash(depth, node, present_mask, salts, value_bytes.__getitem__, {})
-            for node in _disclosure.closed_cover(depth, present_mask, disclosed)
-        },
-        wire.issuer_signature,
-    ]
-    if credential.is_bearer:
-        if holder is not None or nonce is not None or audience is not None:
-            raise CredentialError("a bearer credential has no holder key: it takes no signer, nonce or audience")
-        return text_from_payload(_fitting(pack(payload)))
-    if holder is None:
-        raise CredentialError("this credential is bound to a holder key: give the holder's signer")
-    if holder.public_key.raw != credential.holder_key:
-        raise CredentialError("the signer's key is not the holder key this credential was issued to")
-    _check_request(lifetime, nonce, audience)
-    binding = None if nonce is None and audience is None else [nonce, audience]
-    payload += [to_unix(now), lifetime, binding, bytes(SIGNATURE_BYTES)]
-    unsigned = _fitting(pack(payload))
-    signed_bytes = unsigned[:-_SIGNATURE_FIELD_BYTES]
-    signature = sign_presentation(holder, signed_bytes)
-    return text_from_payload(unsigned[:-SIGNATURE_BYTES] + signature)
-
-
-def _fitting(payload: bytes) -> bytes:
-    """The payload, if one QR code can carry it (a credential near the limit leaves no room for the proof)."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise CredentialError(
-            f"the code would take {len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} a code holds: "
-            "disclose fewer claims"
-        )
-    return payload
-
-
-def _parse(data: bytes, types: TypeRegistry) -> tuple[WirePayload, CredentialType]:
-    try:
-        wire = decode_payload(data)
-    except VerificationError as exc:
-        raise CredentialError(f"not an econsent credential: {exc.detail or exc.code.sentence}") from exc
-    ctype = types.by_id(wire.header.type_id)
-    if ctype is None:
-        raise CredentialError(f"unknown credential type id {wire.header.type_id}: pass its definition in types=")
-    return wire, ctype
-
-
-def _disclosed_indices(
-    ctype: CredentialType, credential: Credential, disclose: Iterable[str] | None, profile: str | None
-) -> set[int]:
-    if disclose is not None and profile is not None:
-        raise CredentialError("give either disclose or profile, not both")
-    if profile is not None:
-        if profile not in ctype.profiles:
-            raise CredentialError(
-                f"{ctype.name} has no profile {profile!r} (profiles: {', '.join(ctype.profiles) or 'none'})"
-            )
-        names = list(ctype.profiles[profile])
-    elif disclose is not None:
-        names = list(disclose)
-    else:
-        names = list(credential.claims)
-    missing = sorted(set(names) - set(credential.claims))
-    if missing:
-        raise CredentialError(f"the credential has no claims {missing} to disclose")
-    return {ctype.index_of(name) for name in names}
-
-
-def _check_request(lifetime: int, nonce: bytes | None, audience: str | None) -> None:
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_LIFETIME:
-        raise CredentialError(f"lifetime must be 1 to {MAX_LIFETIME} seconds")
-    if nonce is not None and (not isinstance(nonce, bytes) or not MIN_NONCE_BYTES <= len(nonce) <= MAX_NONCE_BYTES):
-        raise CredentialError(f"nonce must be {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes")
-    if audience is not None and (not isinstance(audience, str) or not 1 <= len(audience) <= MAX_AUDIENCE_CHARS):
-        raise CredentialError(f"audience must be 1 to {MAX_AUDIENCE_CHARS} characters")
-
-
-# ---------------------------------------------------------------------------------------------
-# The wallet
-
-DEFAULT_REFRESH_BEFORE = 10
-MAX_LABEL_CHARS = 128
-MAX_ISSUER_NAME_CHARS = 256
-MAX_KEY_REF_CHARS = 256
-MAX_ENTRIES = 5_000
-MAX_KEYS = 10_000
-_ENTRY_ID_BYTES = 6
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
-
-
-class EntryNotFoundError(WalletError):
-    """No entry has this id (or, for a prefix, several do: code ``AMBIGUOUS_ENTRY``)."""
-
-    default_code = WalletErrorCode.NO_SUCH_ENTRY
-
-
-class HolderKeyError(WalletError):
-    """The holder key of a credential is missing, unavailable on this device, or not the one it is bound to."""
-
-    default_code = WalletErrorCode.HOLDER_KEY
-
-
-class KeyMode(StrEnum):
-    """How the wallet makes holder keys: a fresh key per credential (default), or one key for all."""
-
-    PER_CREDENTIAL = "per-credential"
-    PER_WALLET = "per-wallet"
-
-
-class EntryStatus(StrEnum):
-    """A credential's validity at a given moment (the verifier's clock is the reference at a counter)."""
-
-    VALID = "valid"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not-yet-valid"
-
-
-class HolderKeyKind(StrEnum):
-    """Where the holder key of an entry lives."""
-
-    WALLET = "wallet"  # a software key, stored encrypted in the wallet
-    EXTERNAL = "external"  # outside the wallet (secure hardware), reached through a SignerProvider
-    NONE = "none"  # a bearer credential: no holder key
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalKey:
-    """A holder key kept outside the wallet (Android Keystore, iOS Secure Enclave, an HSM), by its reference.
-
-    The wallet stores only ``ref``; when it needs to sign, it asks the :class:`SignerProvider` given to
-    :meth:`Wallet.open` for the signer of that reference.
-    """
-
-    ref: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.ref, str) or not 1 <= len(self.ref) <= MAX_KEY_REF_CHARS:
-            raise ValueError(f"an external key reference is 1 to {MAX_KEY_REF_CHARS} characters")
-
-
-@runtime_checkable
-class SignerProvider(Protocol):
-    """Gives the signer of an external key reference (a key alias in the platform keystore)."""
-
-    def signer(self, key_ref: str) -> Signer: ...
-
-
-class _MappingProvider:
-    __slots__ = ("_signers",)
-
-    def __init__(self, signers: Mapping[str, Signer]) -> None:
-        self._signers = dict(signers)
-
-    def signer(self, key_ref: str) -> Signer:
-        return self._signers[key_ref]
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class WalletEntry:
-    """One credential in the wallet, described for a list screen. Its repr shows no personal data.
-
-    ``issuer`` is the label given on :meth:`Wallet.add`, else the name the wallet's trust store gives
-    the issuer key, else ``None`` (``issuer_kid`` always identifies the key). ``holder_name`` is
-    ``family_name`` + ``given_name`` (or the company name, or both spouses' names) when the credential
-    carries them. ``status`` is relative to the ``now`` the list was made for. ``profiles`` are the
-    type's named claim sets this credential can show (it holds every claim of them).
-    """
-
-    entry_id: str
-    credential_type: str
-    type_label_zh: str
-    type_label_en: str
-    issuer: IssuerName | None
-    issuer_kid: str
-    holder_name: str | None
-    serial: int
-    valid_from: datetime
-    valid_until: datetime
-    status: EntryStatus
-    holder_key: HolderKeyKind
-    holder_algorithm: str | None
-    key_ref: str | None
-    claim_names: tuple[str, ...]
-    profiles: tuple[str, ...]
-    label: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601). It carries the holder name: show it to the holder only."""
-        return {
-            "id": self.entry_id,
-            "credential_type": self.credential_type,
-            "type_label": {"zh": self.type_label_zh, "en": self.type_label_en},
-            "issuer": None if self.issuer is None else {"zh": self.issuer.zh, "en": self.issuer.en},
-            "issuer_kid": self.issuer_kid,
-            "holder_name": self.holder_name,
-            "serial": self.serial,
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
-            "status": self.status.value,
-            "holder_key": self.holder_key.value,
-            "holder_algorithm": self.holder_algorithm,
-            "key_ref": self.key_ref,
-            "claims": list(self.claim_names),
-            "profiles": list(self.profiles),
-            "label": self.label,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"WalletEntry({self.entry_id}, {self.credential_type}, {self.status.value}, "
-            f"valid_until={_iso(self.valid_until)}, holder_key={self.holder_key.value})"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,222 +85,6 @@ class ImportReport:
 
     added: tuple[str, ...]
     skipped: int
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Frame:
-    """One QR code of a :class:`RotatingCode`: its text and when it was made, expires and should be renewed.
-
-    A bearer credential's code is static: ``static`` is true and it "expires" with the credential.
-    """
-
-    text: str
-    presented_at: datetime
-    expires_at: datetime
-    refresh_at: datetime
-    static: bool = False
-
-    def seconds_left(self, now: Instant) -> int:
-        """Whole seconds until the code expires (0 when it has)."""
-        return max(0, to_unix(self.expires_at) - to_unix(now))
-
-    def seconds_to_refresh(self, now: Instant) -> int:
-        """Whole seconds until the code should be replaced (0 when it should be now)."""
-        return max(0, to_unix(self.refresh_at) - to_unix(now))
-
-    def __repr__(self) -> str:
-        return (
-            f"Frame(presented_at={_iso(self.presented_at)}, expires_at={_iso(self.expires_at)}, "
-            f"{len(self.text)} characters)"
-        )
-
-
-class RotatingCode:
-    """A presentation that renews itself before it expires. The app drives the timer; nothing sleeps here.
-
-    ``current(now)`` returns the frame to display at ``now``: the same frame until ``refresh_before``
-    seconds before it expires, then a new one (also a new one if the clock went back before the
-    frame was made, as when the user corrects the phone's time). Iterating calls ``current`` with
-    the clock given to :meth:`Wallet.show`, so ``for frame in code:`` works with a sleep in the loop::
-
-        for frame in wallet.show(entry_id, clock=now_utc):
-            display(frame.text)
-            wait(frame.seconds_to_refresh(now_utc()))
-
-    Not thread-safe: drive one code from one thread.
-    """
-
-    __slots__ = ("_clock", "_frame", "_make", "_static_until", "lifetime", "refresh_before")
-
-    def __init__(
-        self,
-        make: Callable[[int], str],
-        *,
-        clock: Callable[[], Instant],
-        lifetime: int,
-        refresh_before: int,
-        static_until: datetime | None = None,
-    ) -> None:
-        self._make = make
-        self._clock = clock
-        self._frame: Frame | None = None
-        self._static_until = static_until
-        self.lifetime = lifetime
-        self.refresh_before = refresh_before
-
-    @property
-    def frame(self) -> Frame | None:
-        """The frame made last, if any (without renewing it)."""
-        return self._frame
-
-    def current(self, now: Instant) -> Frame:
-        """The frame to show at ``now``, renewing it when due."""
-        moment = to_unix(now)
-        frame = self._frame
-        if frame is None or moment >= to_unix(frame.refresh_at) or moment < to_unix(frame.presented_at):
-            frame = self._new_frame(moment)
-            self._frame = frame
-        return frame
-
-    def _new_frame(self, moment: int) -> Frame:
-        text = self._make(moment)
-        if self._static_until is not None:
-            end = max(self._static_until, from_unix(moment))
-            return Frame(text, from_unix(moment), end, end, static=True)
-        expires = moment + self.lifetime
-        return Frame(text, from_unix(moment), from_unix(expires), from_unix(expires - self.refresh_before))
-
-    def __iter__(self) -> RotatingCode:
-        return self
-
-    def __next__(self) -> Frame:
-        return self.current(self._clock())
-
-    def __repr__(self) -> str:
-        return f"RotatingCode(lifetime={self.lifetime}, refresh_before={self.refresh_before})"
-
-
-@dataclass(frozen=True, slots=True)
-class _KeyRecord:
-    key_id: str
-    algorithm: Algorithm
-    public: bytes
-    private_pem: bytes = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class _EntryRecord:
-    entry_id: str
-    credential: bytes = field(repr=False)
-    key_id: str | None
-    external: str | None
-    issuer: IssuerName | None
-    label: str | None = field(repr=False)
-
-
-_KEY_MODES = frozenset(mode.value for mode in KeyMode)
-_ALGORITHMS = frozenset(alg.value for alg in Algorithm)
-_BODY_FIELDS = frozenset({"wallet_id", "key_mode", "wallet_key", "keys", "entries"})
-_KEY_FIELDS = frozenset({"id", "algorithm", "public", "private"})
-_ENTRY_FIELDS = frozenset({"id", "credential", "key", "external", "issuer", "label"})
-
-
-@dataclass(slots=True)
-class _State:
-    """The decrypted contents of a vault. Changed only on a copy inside a write transaction."""
-
-    wallet_id: bytes
-    key_mode: KeyMode
-    wallet_key: str | None
-    keys: dict[str, _KeyRecord]
-    entries: dict[str, _EntryRecord]
-
-    def copy(self) -> _State:
-        return _State(self.wallet_id, self.key_mode, self.wallet_key, dict(self.keys), dict(self.entries))
-
-    def key_in_use(self, key_id: str) -> bool:
-        return key_id == self.wallet_key or any(e.key_id == key_id for e in self.entries.values())
-
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "wallet_id": self.wallet_id,
-            "key_mode": self.key_mode.value,
-            "wallet_key": self.wallet_key,
-            "keys": [
-                {"id": k.key_id, "algorithm": k.algorithm.value, "public": k.public, "private": k.private_pem}
-                for k in self.keys.values()
-            ],
-            "entries": [
-                {
-                    "id": e.entry_id,
-                    "credential": e.credential,
-                    "key": e.key_id,
-                    "external": e.external,
-                    "issuer": None if e.issuer is None else [e.issuer.zh, e.issuer.en],
-                    "label": e.label,
-                }
-                for e in self.entries.values()
-            ],
-        }
-
-    @classmethod
-    def from_body(cls, body: Any, source: str) -> _State:
-        """Check the shape of decrypted contents strictly (only a bug or a forger could break it)."""
-
-        def bad(what: str) -> CorruptWalletError:
-            return CorruptWalletError(f"the decrypted contents do not match the wallet format ({what})", source=source)
-
-        if not isinstance(body, dict) or set(body) != _BODY_FIELDS:
-            raise bad("top-level fields")
-        wallet_id, mode, wallet_key = body["wallet_id"], body["key_mode"], body["wallet_key"]
-        if not isinstance(wallet_id, bytes) or len(wallet_id) != 16:
-            raise bad("wallet id")
-        if not isinstance(mode, str) or mode not in _KEY_MODES:  # an unhashable value would raise TypeError
-            raise bad("key mode")
-        keys: dict[str, _KeyRecord] = {}
-        if not isinstance(body["keys"], list):
-            raise bad("keys")
-        for item in body["keys"]:
-            if not isinstance(item, dict) or set(item) != _KEY_FIELDS:
-                raise bad("key record")
-            key_id, algorithm, public, private = item["id"], item["algorithm"], item["public"], item["private"]
-            if (
-                not isinstance(key_id, str)
-                or key_id in keys
-                or not isinstance(algorithm, str)
-                or algorithm not in _ALGORITHMS
-                or not isinstance(public, bytes)
-                or not isinstance(private, bytes)
-            ):
-                raise bad("key record")
-            keys[key_id] = _KeyRecord(key_id, Algorithm(algorithm), public, private)
-        if wallet_key is not None and (not isinstance(wallet_key, str) or wallet_key not in keys):
-            raise bad("wallet key")
-        entries: dict[str, _EntryRecord] = {}
-        if not isinstance(body["entries"], list):
-            raise bad("entries")
-        for item in body["entries"]:
-            if not isinstance(item, dict) or set(item) != _ENTRY_FIELDS:
-                raise bad("entry record")
-            entry_id, credential, key_id, external = item["id"], item["credential"], item["key"], item["external"]
-            issuer, label = item["issuer"], item["label"]
-            if (
-                not isinstance(entry_id, str)
-                or entry_id in entries
-                or not isinstance(credential, bytes)
-                or not (key_id is None or (isinstance(key_id, str) and key_id in keys))
-                or not (external is None or isinstance(external, str))
-                or (key_id is not None and external is not None)
-                or not (label is None or isinstance(label, str))
-                or not (
-                    issuer is None
-                    or (isinstance(issuer, list) and len(issuer) == 2 and all(isinstance(x, str) for x in issuer))
-                )
-            ):
-                raise bad("entry record")
-            name = None if issuer is None else IssuerName(issuer[0], issuer[1])
-            entries[entry_id] = _EntryRecord(entry_id, credential, key_id, external, name, label)
-        return cls(wallet_id, KeyMode(mode), wallet_key, keys, entries)
 
 
 class Wallet:
@@ -1284,14 +748,6 @@ class Wallet:
         return f"Wallet({self._storage!r}, {len(self._state.entries)} entries, {self._state.key_mode.value} keys)"
 
 
-def _read_state(data: bytes, header: VaultHeader, key: VaultKey, source: str) -> _State:
-    """Decrypt and check vault bytes; a format 2 header must name the wallet its body holds."""
-    state = _State.from_body(unseal(data, header, key, source=source), source)
-    if header.wallet_id is not None and header.wallet_id != state.wallet_id:
-        raise CorruptWalletError("the header and the contents name different wallets", source=source)
-    return state
-
-
 def _check_id(found: bytes | None, expected: bytes | None, source: str) -> None:
     """Refuse another wallet's file (either id may be unknown: a format 1 header, an app that pins none)."""
     if found is not None and expected is not None and found != expected:
@@ -1306,45 +762,8 @@ def _check_generation(found: int, floor: int, source: str) -> None:
         )
 
 
-def _wallet_id_from_hex(text: str | None) -> bytes | None:
-    """The bytes of a :attr:`Wallet.wallet_id` an app kept; exactly its hex digits, nothing else."""
-    if text is None:
-        return None
-    if not isinstance(text, str) or len(text) != 2 * WALLET_ID_BYTES or not set(text) <= _HEX_DIGITS:
-        raise ValueError(f"a wallet id is {2 * WALLET_ID_BYTES} hex digits (Wallet.wallet_id)")
-    return bytes.fromhex(text)
-
-
-def _check_room(state: _State, *, entries: int, keys: int) -> None:
-    if len(state.entries) + entries > MAX_ENTRIES or len(state.keys) + keys > MAX_KEYS:
-        raise WalletError(
-            f"a wallet holds at most {MAX_ENTRIES} credentials and {MAX_KEYS} keys",
-            code=WalletErrorCode.LIMITS_EXCEEDED,
-        )
-
-
 def _short_name(name: IssuerName) -> bool:
     return len(name.zh) <= MAX_ISSUER_NAME_CHARS and len(name.en) <= MAX_ISSUER_NAME_CHARS
-
-
-def _new_key_record(algorithm: Algorithm) -> _KeyRecord:
-    return _record_of(SigningKey.generate(algorithm))
-
-
-def _record_of(key: SigningKey) -> _KeyRecord:
-    return _KeyRecord(key.public_key.kid.hex(), key.algorithm, key.public_key.raw, key.to_pem())
-
-
-def _key_id_of(credential: Credential) -> str:
-    assert credential.holder_algorithm is not None and credential.holder_key is not None
-    return PublicKey.from_raw(Algorithm(credential.holder_algorithm), credential.holder_key).kid.hex()
-
-
-def _new_entry_id(state: _State) -> str:
-    while True:
-        entry_id = os.urandom(_ENTRY_ID_BYTES).hex()
-        if entry_id not in state.entries:
-            return entry_id
 
 
 def _holder_name(claims: Mapping[str, Any]) -> str | None:
@@ -1365,7 +784,3 @@ def _holder_name(claims: Mapping[str, Any]) -> str | None:
         if isinstance(spouse, str) and spouse
     ]
     return " & ".join(spouses) if spouses else None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
