@@ -35,8 +35,8 @@ from econsent import (  # noqa: E402
     _vault,
     qr,
 )
-from econsent.wallet import core as wallet_module  # noqa: E402
 from econsent.wallet import DEFAULT_KDF, FileStorage, ScryptParams, Wallet  # noqa: E402
+from econsent.wallet import core as wallet_module  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 PASSPHRASE = "a phone user's passphrase 手机钱包"

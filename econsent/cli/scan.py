@@ -377,9 +377,7 @@ def _scanner(budget_ms: float | None, *, deadline: float | None = None) -> qr.Sc
 
     With ``deadline`` each image is scanned in a scan worker stopped after that many seconds.
     """
-    try:  # the default backends: those installed; none raises MissingDependencyError saying what to install
-        scanner = qr.Scanner(budget_ms=budget_ms, deadline=deadline)
-    except QRError as exc:
-        raise UsageError(str(exc)) from exc
+    # the default backends: those installed; with none, MissingDependencyError says what to install (exit 2)
+    scanner = qr.Scanner(budget_ms=budget_ms, deadline=deadline)
     scanner.start()  # before the first file: a watched folder judges files by how long ago they were written
     return scanner

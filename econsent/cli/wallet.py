@@ -23,7 +23,7 @@ from .. import qr
 from .._files import PRIVATE, PUBLISHED
 from .._terminal import json_text
 from .._wire import MAX_TIME
-from ..errors import EXIT_USAGE, EXIT_VALID
+from ..errors import EXIT_USAGE, EXIT_VALID, EconsentError
 from ..keys import Algorithm, SigningKey
 from ..model import IssuerName
 from ..trust import TrustStore
@@ -189,6 +189,8 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
+        except EconsentError:
+            raise
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
 
