@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import random
 import warnings
@@ -20,12 +19,11 @@ from typing import Any
 
 import msgpack
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from testkeys import ed25519_test_key, es256_test_key
 
 from econsent import (
     ATTESTED_OUT_OF_BAND,
     BUILTIN_TYPES,
-    Algorithm,
     ClaimKind,
     ClaimSpec,
     Credential,
@@ -47,7 +45,6 @@ from econsent import (
     present,
 )
 
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NOW = dt.datetime(2025, 6, 1, 8, 30, tzinfo=dt.UTC)
 ISSUER_NAME = IssuerName("上海市公安局交通警察总队", "Shanghai Public Security Bureau, Traffic Police Division")
 KEY_VALID_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -110,18 +107,6 @@ def _preload_hypothesis_failure_reporting() -> None:
 
 
 _preload_hypothesis_failure_reporting()
-
-
-def es256_test_key(label: str) -> SigningKey:
-    """A P-256 key derived from ``label`` (repeatable across runs)."""
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(secret, ec.SECP256R1()))
-
-
-def ed25519_test_key(label: str) -> SigningKey:
-    """An Ed25519 key derived from ``label`` (repeatable across runs)."""
-    seed = hashlib.sha256(label.encode()).digest()
-    return SigningKey(Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
 
 
 # --- clock and keys -------------------------------------------------------------------------------

@@ -8,14 +8,12 @@ and the rule for a key that several sources hold: the most restrictive terms win
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from testkeys import es256_test_key
 
 from econsent import (
     ATTESTED_OUT_OF_BAND,
-    Algorithm,
     ErrorCode,
     Issuer,
     IssuerName,
@@ -38,7 +36,6 @@ from econsent.trust import (
     sign_trust_list,
 )
 
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 TRAFFIC = IssuerName("上海市公安局交通警察总队", "Shanghai Traffic Police")
@@ -46,16 +43,11 @@ CIVIL = IssuerName("江苏省民政厅", "Jiangsu Civil Affairs")
 LICENCE = {"family_name": "张", "given_name": "伟", "vehicle_classes": ["C1"], "expiry_date": dt.date(2029, 1, 15)}
 
 
-def es256(label: str) -> SigningKey:
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(secret, ec.SECP256R1()))
-
-
-ANCHOR_1 = es256("authority test: province one's anchor")
-ANCHOR_2 = es256("authority test: province two's anchor")
-TRAFFIC_KEY = es256("authority test: province one's traffic police")  # key A / K
-MARRIAGE_KEY = es256("authority test: province two's marriage office")  # key B / M
-HOLDER = es256("authority test: holder")
+ANCHOR_1 = es256_test_key("authority test: province one's anchor")
+ANCHOR_2 = es256_test_key("authority test: province two's anchor")
+TRAFFIC_KEY = es256_test_key("authority test: province one's traffic police")  # key A / K
+MARRIAGE_KEY = es256_test_key("authority test: province two's marriage office")  # key B / M
+HOLDER = es256_test_key("authority test: holder")
 
 
 def entry(key: SigningKey, *, types: tuple[str, ...] = ("driving-licence",), **changes: object) -> TrustedKey:

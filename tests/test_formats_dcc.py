@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testkeys import p256_private_key
 
 from econsent import ErrorCode, Policy, TrustStore, TrustStoreError, VerificationError, Verifier, raw_signature_from_der
 from econsent.cli import main
@@ -121,8 +122,7 @@ def certificate(
 
 
 def ec_key(label: str) -> ec.EllipticCurvePrivateKey:
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (2**255)
-    return ec.derive_private_key(secret + 1, ec.SECP256R1())
+    return p256_private_key(label)
 
 
 class Dsc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
-import hashlib
 import json
 import zlib
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testkeys import p256_private_key
 
 from econsent import (
     Algorithm,
@@ -60,8 +60,7 @@ class Issuer:
     """A test SHC issuer: a P-256 key, its JWK (kid = thumbprint) and a way to make cards."""
 
     def __init__(self, label: str, url: str = ISSUER, **jwk_extra: Any) -> None:
-        secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (2**255) + 1
-        self.private = ec.derive_private_key(secret, ec.SECP256R1())
+        self.private = p256_private_key(label)
         numbers = self.private.public_key().public_numbers()
         jwk: dict[str, Any] = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big"))}
         jwk["y"] = b64(numbers.y.to_bytes(32, "big"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
+from testkeys import ed25519_test_key, es256_test_key
 
 from econsent import (
     ATTESTED_OUT_OF_BAND,
@@ -47,24 +47,12 @@ from econsent.possession import PossessionError, PossessionProblem, prove_posses
 from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
 from econsent.trust import KeyStatus
 
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 IDENTITY = (1).to_bytes(32, "little")  # the Ed25519 identity point: OpenSSL accepts R = identity, S = 0 under it
 IDENTITY_SIGNATURE = IDENTITY + bytes(32)
 LICENCE = {"family_name": "张", "given_name": "伟", "vehicle_classes": ["C1"], "expiry_date": dt.date(2029, 1, 15)}
 TRAFFIC = IssuerName("上海市公安局交通警察总队", "Shanghai Traffic Police")
-
-
-def es256(label: str) -> SigningKey:
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(secret, ec.SECP256R1()))
-
-
-def ed(label: str) -> SigningKey:
-    return SigningKey(
-        Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
-    )
 
 
 # --- weak keys: entry paths the fix's tests did not try ------------------------------------------------
@@ -81,7 +69,7 @@ def test_an_ed25519_key_object_passed_as_es256_is_refused_not_trusted_unchecked(
 def test_a_p256_key_object_passed_as_ed25519_is_refused() -> None:
     """Before: accepted, a key whose algorithm says one thing and whose verification does another."""
     with pytest.raises(KeyLoadError, match="not an Ed25519 key"):
-        PublicKey(Algorithm.ED25519, es256("red team: p256").public_key._key)
+        PublicKey(Algorithm.ED25519, es256_test_key("red team: p256").public_key._key)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -91,7 +79,7 @@ def _name(common_name: str) -> x509.Name:
 def test_a_certificate_forged_under_a_small_order_ca_key_is_refused() -> None:
     """Before: a CA certificate carrying the identity key (its own signature is never checked) made
     ``from_certificate(..., ca=...)`` accept a leaf whose signature is R = identity, S = 0: no private key."""
-    signer = ed("red team: any key signs the CA certificate itself")._key
+    signer = ed25519_test_key("red team: any key signs the CA certificate itself")._key
     assert isinstance(signer, ed25519.Ed25519PrivateKey)
     window = {"not_valid_before": NOW - DAY, "not_valid_after": NOW + 365 * DAY}
     ca = (
@@ -106,7 +94,7 @@ def test_a_certificate_forged_under_a_small_order_ca_key_is_refused() -> None:
         x509.CertificateBuilder(**window)
         .subject_name(_name("rogue issuer"))
         .issuer_name(_name("weak CA"))
-        .public_key(es256("red team: rogue issuer").public_key._key)
+        .public_key(es256_test_key("red team: rogue issuer").public_key._key)
         .serial_number(2)
         .sign(signer, None)
     )
@@ -133,7 +121,7 @@ def test_a_jwk_key_has_exactly_one_spelling(spelling: Callable[[str], str]) -> N
     """Before: the lenient decoder skipped stray characters, read ``+``/``/`` as ``-``/``_`` and ignored set
     trailing bits, so each of these spellings of ``x`` loaded the same key (not strict parsing: a thumbprint
     or an allow-list keyed on the JWK text no longer names one key)."""
-    key = ed("red team: jwk").public_key
+    key = ed25519_test_key("red team: jwk").public_key
     assert "-" in _jwk_x(key) and spelling(_jwk_x(key)) != _jwk_x(key)
     assert PublicKey.from_jwk({"kty": "OKP", "crv": "Ed25519", "x": _jwk_x(key)}) == key
     with pytest.raises(KeyLoadError, match="base64url"):
@@ -142,7 +130,7 @@ def test_a_jwk_key_has_exactly_one_spelling(spelling: Callable[[str], str]) -> N
 
 def test_a_jwk_declaring_another_algorithm_than_its_key_type_is_refused() -> None:
     """Before: an EC P-256 JWK with ``"alg": "ES384"`` (or an OKP one with ``"alg": "ES256"``) loaded silently."""
-    key = ed("red team: jwk alg").public_key
+    key = ed25519_test_key("red team: jwk alg").public_key
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": _jwk_x(key)}
     assert PublicKey.from_jwk({**jwk, "alg": "EdDSA"}) == key
     with pytest.raises(KeyLoadError, match="cannot declare alg 'ES256'"):
@@ -154,7 +142,7 @@ def test_a_jwk_declaring_another_algorithm_than_its_key_type_is_refused() -> Non
 
 @pytest.fixture
 def issuer() -> Issuer:
-    return Issuer(es256("red team: issuer"))
+    return Issuer(es256_test_key("red team: issuer"))
 
 
 def _issue(issuer: Issuer, **options: Any) -> None:
@@ -170,7 +158,7 @@ def test_a_possession_that_is_neither_a_proof_nor_an_attestation_is_a_typed_refu
     issuer: Issuer, possession: object
 ) -> None:
     """Before: ``AttributeError`` ('bool' object has no attribute 'challenge') escaped from Issuer.issue."""
-    holder = ed("red team: holder")
+    holder = ed25519_test_key("red team: holder")
     with pytest.raises(PossessionError) as caught:
         _issue(issuer, holder_key=holder.public_key, possession=possession, challenge=issuer.new_challenge())
     assert caught.value.code is PossessionProblem.MALFORMED
@@ -178,7 +166,7 @@ def test_a_possession_that_is_neither_a_proof_nor_an_attestation_is_a_typed_refu
 
 def test_a_holder_key_given_as_bytes_is_a_typed_refusal(issuer: Issuer) -> None:
     """Before: ``AttributeError`` ('bytes' object has no attribute 'is_on_curve') escaped from Issuer.issue."""
-    holder = ed("red team: holder")
+    holder = ed25519_test_key("red team: holder")
     challenge = issuer.new_challenge()
     proof = prove_possession(holder, challenge, issuer_kid=issuer.kid)
     with pytest.raises(IssueError, match="holder_key must be a PublicKey"):
@@ -240,8 +228,12 @@ def test_a_list_from_a_key_later_found_compromised_does_not_block_the_issuers_ne
     against the attacker's list, which the verifier then ignored (compromised signer): slot 0 stayed
     STATUS_UNKNOWN for as long as the process ran (VALID under ``unknown_status=warn``). Succession is now
     judged only against held lists that still count under the trust store the new list was verified with."""
-    licence_key, stolen, new = es256("red team: licence key"), es256("red team: stolen"), es256("red team: k3")
-    holder = es256("red team: holder p256")
+    licence_key, stolen, new = (
+        es256_test_key("red team: licence key"),
+        es256_test_key("red team: stolen"),
+        es256_test_key("red team: k3"),
+    )
+    holder = es256_test_key("red team: holder p256")
     credential = Issuer(licence_key).issue(
         "driving-licence",
         LICENCE,

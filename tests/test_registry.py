@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sqlite3
 import stat
 import threading
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from testkeys import es256_test_key
 
 from econsent import (
     ATTESTED_OUT_OF_BAND,
@@ -35,7 +34,6 @@ from econsent.keys import PublicKey
 from econsent.registry import IssuerRegistry, RegistryError, RegistryErrorCode
 from econsent.status import CredentialStatus, StatusListCache, load_status_list
 
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 ISSUER_REF = "sh-traffic"
@@ -50,13 +48,8 @@ CLAIMS: Mapping[str, Any] = {
 }
 
 
-def es256(label: str) -> SigningKey:
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(secret, ec.SECP256R1()))
-
-
-ISSUER_KEY = es256("econsent registry test issuer")
-HOLDER_KEY = es256("econsent registry test holder")
+ISSUER_KEY = es256_test_key("econsent registry test issuer")
+HOLDER_KEY = es256_test_key("econsent registry test holder")
 KEYS = (ISSUER_KEY.public_key,)
 
 
@@ -282,7 +275,7 @@ def test_refuses_to_issue_when_every_list_is_full(registry: IssuerRegistry, issu
 
 
 def test_refuses_another_key_for_a_key_named_registry(tmp_path: Path, issuer: Issuer) -> None:
-    other = es256("another issuer key")
+    other = es256_test_key("another issuer key")
     with IssuerRegistry.open(tmp_path / "r.db", issuer_keys=KEYS) as registry:
         assert registry.issuer_ref == f"kid:{ISSUER_KEY.public_key.kid.hex()}"
         assert issue(registry, issuer).serial == 1
@@ -301,7 +294,7 @@ def test_refuses_another_key_for_a_key_named_registry(tmp_path: Path, issuer: Is
 
 # --- the registry is bound to its issuer keys (issue 11) ---------------------------------------------
 
-ROGUE_KEY = es256("econsent registry test: a key that is not the issuer's")
+ROGUE_KEY = es256_test_key("econsent registry test: a key that is not the issuer's")
 
 
 def test_issuing_with_an_unregistered_key_is_refused_and_uses_no_serial(
@@ -374,7 +367,7 @@ class _Impostor:
 
 def test_only_a_registered_key_can_register_another(registry: IssuerRegistry) -> None:
     """Whoever can write the registry file could register any key, then publish lists every verifier refuses."""
-    newcomer = es256("econsent registry test: the office's next key")
+    newcomer = es256_test_key("econsent registry test: the office's next key")
     refused(RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(newcomer.public_key, now=NOW, authorised_by=newcomer))
     refused(
         RegistryErrorCode.WRONG_KEY, lambda: registry.add_key(newcomer.public_key, now=NOW, authorised_by=HOLDER_KEY)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import zlib
 from collections.abc import Callable
@@ -12,9 +11,10 @@ from typing import Any
 
 import msgpack
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testkeys import ed25519_test_key, es256_test_key
 
 from econsent import Algorithm, IssuerName, SignerError, SigningKey, TrustedKey, TrustStore, _envelope, _wire
 from econsent import status as status_module
@@ -35,7 +35,6 @@ from econsent.status import (
 from econsent.trust import IssuerScope, KeyStatus
 
 ROOT = Path(__file__).resolve().parent.parent
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ISSUER_REF = "sh-traffic"
 SCOPE = IssuerScope.local(ISSUER_REF)
 ISSUED = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -45,21 +44,10 @@ KEY_UNTIL = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 VALID, REVOKED, SUSPENDED = CredentialStatus.VALID, CredentialStatus.REVOKED, CredentialStatus.SUSPENDED
 
 
-def es256(label: str) -> SigningKey:
-    secret = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(secret, ec.SECP256R1()))
-
-
-def ed25519_key(label: str) -> SigningKey:
-    return SigningKey(
-        Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
-    )
-
-
-KEY = es256("econsent status test issuer")
-KEY_2 = ed25519_key("econsent status test issuer, second key")
-OTHER_ISSUER_KEY = es256("econsent status test, another issuer")
-UNTRUSTED_KEY = es256("econsent status test, untrusted")
+KEY = es256_test_key("econsent status test issuer")
+KEY_2 = ed25519_test_key("econsent status test issuer, second key")
+OTHER_ISSUER_KEY = es256_test_key("econsent status test, another issuer")
+UNTRUSTED_KEY = es256_test_key("econsent status test, untrusted")
 
 
 def entry(key: SigningKey, *, issuer_id: str | None = ISSUER_REF, **changes: Any) -> TrustedKey:

@@ -1,6 +1,7 @@
 """Every test vector of tests/vectors/ (docs/SPEC.md, "Test vectors") through the public API.
 
-Each file runs through ``Verifier.verify`` with its own trust store, policy, time and nonce. Positive
+Each file runs through the reference verifier (``vectors/reference_verifier.py``, the public API) and is
+compared with ``vectors/run_conformance.py``: the same checker the generator runs before it writes a file. Positive
 vectors are also checked layer by layer without econsent's verify path: the root is rebuilt from the
 payload as SPEC section 4 says, and both signatures are checked with plain ``cryptography`` over the
 published signed bytes. Self-contained: no fixtures from conftest.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +25,19 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from econsent import (
     BUILTIN_TYPES,
     Algorithm,
-    ClaimKind,
-    ClaimSpec,
-    CredentialType,
     ErrorCode,
-    Issuer,
     KeyLoadError,
-    MemoryReplayCache,
-    Policy,
-    PossessionError,
-    PossessionProof,
     PublicKey,
     SigningKey,
     TrustStore,
     TrustStoreError,
-    TypeRegistry,
-    VerificationError,
-    Verifier,
 )
-from econsent.model import claims_to_json
-from econsent.status import StatusListCache, load_status_list
-from econsent.trust import TrustLists
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
+sys.path.insert(0, str(VECTOR_DIR))
+import reference_verifier  # noqa: E402  (the reference verifier command and the runner live beside the vectors)
+import run_conformance  # noqa: E402
+
 FILES = sorted(VECTOR_DIR.glob("[0-9][0-9][0-9]-*.json"))
 VECTORS = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in FILES}
 POSSESSION_FILES = sorted((VECTOR_DIR / "possession").glob("[0-9][0-9]-*.json"))
@@ -73,74 +65,13 @@ def kind_of(vector: dict[str, Any]) -> str:
     return "positive" if vector["expected"]["result"] == "valid" else "negative"
 
 
-def build_policy(document: dict[str, Any]) -> Policy:
-    fields = dict(document)
-    for name in ("issuer_algorithms", "holder_algorithms"):
-        if name in fields:
-            fields[name] = frozenset(Algorithm(alg) for alg in fields[name])
-    return Policy(**fields)
-
-
-def build_types(documents: list[dict[str, Any]]) -> TypeRegistry:
-    return BUILTIN_TYPES.with_types(
-        *(
-            CredentialType(
-                name=doc["name"],
-                type_id=doc["type_id"],
-                claims=tuple(ClaimSpec(claim["name"], ClaimKind(claim["kind"])) for claim in doc["claims"]),
-                profiles=doc["profiles"],
-            )
-            for doc in documents
-        )
-    )
-
-
-def make_trust(vector: dict[str, Any]) -> TrustStore:
-    """The verifier's keys: from the signed trust list and its pinned anchors when the vector has one."""
-    if "trust_list" not in vector:
-        return TrustStore.from_json(vector["trust_store"])
-    lists = TrustLists([PublicKey.from_pem(pem) for pem in vector["trust_list"]["anchors"]])
-    lists.update(json.dumps(vector["trust_list"]["file"]).encode())
-    return lists.store()
-
-
-def make_verifier(vector: dict[str, Any]) -> Verifier:
-    trust = make_trust(vector)
-    status_lists = StatusListCache()
-    for data in vector.get("status_lists", []):
-        status_lists.add(load_status_list(bytes.fromhex(data), trust))
-    return Verifier(
-        trust,
-        build_policy(vector["policy"]),
-        types=build_types(vector.get("types", [])),
-        replay_cache=MemoryReplayCache() if vector["type"] == "replay" else None,
-        status_lists=status_lists,
-    )
-
-
-def outcome(verifier: Verifier, text: str, vector: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    nonce = None if vector["nonce"] is None else bytes.fromhex(vector["nonce"])
-    try:
-        verdict = verifier.verify(text, now=vector["now"], nonce=nonce)
-    except VerificationError as exc:
-        return exc.code.value, None
-    return "valid", {"claims": claims_to_json(verdict.claims), "withheld": list(verdict.withheld)}
-
-
 @pytest.mark.parametrize("name", list(VECTORS))
 def test_vector_result(name: str) -> None:
+    """The one checker the generator also runs: the reference verifier's outcome against ``expected``
+    (results, the failing stage, claims and withheld names, the verdict on every offered list)."""
     vector = VECTORS[name]
-    verifier = make_verifier(vector)
-    expected = vector["expected"]
-    if vector["type"] == "replay":
-        results = [outcome(verifier, text, vector) for text in vector["layers"]["texts"]]
-        assert [result for result, _ in results] == expected["results"]
-        assert results[0][1] == {"claims": expected["claims"], "withheld": expected["withheld"]}
-        return
-    result, verdict = outcome(verifier, vector["layers"]["text"], vector)
-    assert result == expected["result"]
-    if result == "valid":
-        assert verdict == {"claims": expected["claims"], "withheld": expected["withheld"]}
+    actual = reference_verifier.run_credential_vector(vector)
+    assert run_conformance.differences(run_conformance.expected_outcome(vector), actual) == []
 
 
 @pytest.mark.parametrize("name", list(VECTORS))
@@ -261,7 +192,7 @@ def test_positive_layers(name: str) -> None:
     decoded["holder"] = None if decoded["holder"] is None else decoded["holder"].hex()
     assert decoded == layers["header"]
 
-    types = build_types(vector.get("types", []))
+    types = reference_verifier.build_types(vector.get("types", []))
     ctype = types.by_id(header[0])
     assert ctype is not None
     root = spec_root(header[6], value_bytes, seeds, nodes, len(ctype.claims))
@@ -415,30 +346,11 @@ def test_weak_key_vectors_cover_every_small_order_point_as_holder_and_issuer() -
 # ------------------------------------------------------------------ proofs of possession (SPEC 6.2)
 
 
-def possession_outcome(vector: dict[str, Any]) -> str:
-    """What Issuer.issue decides with the vector's issuer key, holder key, expected challenge and proof."""
-    issuer_pem = next(k["private_pem"] for k in vector["test_keys"].values() if k["kid"] == vector["issuer_kid"])
-    holder = vector["holder_key"]
-    try:
-        Issuer(SigningKey.from_pem(issuer_pem)).issue(
-            "driving-licence",
-            {"family_name": "张"},
-            holder_key=PublicKey.from_raw(Algorithm(holder["algorithm"]), bytes.fromhex(holder["raw_hex"])),
-            possession=PossessionProof.from_json(vector["proof"]),
-            challenge=bytes.fromhex(vector["challenge_hex"]),
-            valid_from=1_700_000_000,
-            valid_until=1_800_000_000,
-            now=1_700_000_000,
-        )
-    except PossessionError as exc:
-        return exc.code.value
-    return "valid"
-
-
 @pytest.mark.parametrize("name", list(POSSESSION_VECTORS))
 def test_possession_vector_result(name: str) -> None:
     vector = POSSESSION_VECTORS[name]
-    assert possession_outcome(vector) == vector["expected"]["result"]
+    actual = reference_verifier.run_possession_vector(vector)
+    assert run_conformance.differences(run_conformance.expected_outcome(vector), actual) == []
 
 
 @pytest.mark.parametrize("name", [n for n, v in POSSESSION_VECTORS.items() if v["expected"]["result"] == "valid"])

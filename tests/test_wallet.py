@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testkeys import p256_private_key
 
 from econsent import (
     ATTESTED_OUT_OF_BAND,
@@ -113,8 +114,7 @@ class SecureElementDouble:
     __slots__ = ("_public", "_sign", "calls")
 
     def __init__(self, label: str) -> None:
-        scalar = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (2**255) + 1
-        private = ec.derive_private_key(scalar, ec.SECP256R1())
+        private = p256_private_key(label)
 
         def sign(data: bytes) -> bytes:
             return private.sign(data, ec.ECDSA(hashes.SHA256()))
@@ -141,8 +141,7 @@ class SecureElementDouble:
     @staticmethod
     def scalar_bytes(label: str) -> bytes:
         """What the test knows about the key, to search for it where it must never be."""
-        scalar = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (2**255) + 1
-        return scalar.to_bytes(32, "big")
+        return p256_private_key(label).private_numbers().private_value.to_bytes(32, "big")
 
 
 class Keystore:

@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 import econsent
 from econsent import (
     BUILTIN_TYPES,
-    Algorithm,
     ClaimKind,
     ClaimSpec,
     Credential,
@@ -75,12 +74,14 @@ from econsent.status import CredentialStatus, StatusListBuilder
 from econsent.trust import KeyStatus, sign_trust_list
 from econsent.verify import _disclosed_claims
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the one test-key derivation
+from testkeys import KEY_DERIVATION, P256_ORDER, ed25519_test_key, es256_test_key
+
 HERE = Path(__file__).resolve().parent
 GENERATOR = "tests/vectors/generate.py"
 STAGES = ("text", "payload", "issuer_signature", "validity", "holder_signature", "freshness", "policy")
 TEST_KEY_NOTE = "TEST KEY, never trust"
 SIGNATURE_FIELD = 66  # 0xc4 0x40 + 64 signature bytes: always the last field of a presentation
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def unix(iso: str) -> int:
@@ -102,23 +103,6 @@ MAX_LIFETIME = 300  # Policy default
 # ---------------------------------------------------------------------------------------------- keys
 
 
-def _label_digest(label: str) -> bytes:
-    return hashlib.sha256(b"econsent test key\x00" + label.encode("ascii")).digest()
-
-
-def es256_test_key(label: str) -> SigningKey:
-    scalar = int.from_bytes(_label_digest(label), "big") % (P256_ORDER - 1) + 1
-    return SigningKey(Algorithm.ES256, ec.derive_private_key(scalar, ec.SECP256R1()))
-
-
-def ed25519_test_key(label: str) -> SigningKey:
-    return SigningKey(Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(_label_digest(label)))
-
-
-KEY_DERIVATION = {
-    Algorithm.ES256: "P-256 private scalar = int(SHA-256('econsent test key' 0x00 || name)) mod (n - 1) + 1",
-    Algorithm.ED25519: "Ed25519 private seed = SHA-256('econsent test key' 0x00 || name)",
-}
 KEYS: dict[str, SigningKey] = {
     "issuer-es256": es256_test_key("issuer-es256"),
     "issuer-ed25519": ed25519_test_key("issuer-ed25519"),
