@@ -175,12 +175,16 @@ def _text_to_wire(value: object) -> tuple[str | bytes, str]:
     if not isinstance(value, str):
         raise SchemaError("must be text")
     try:
-        size = len(value.encode("utf-8"))
+        utf8 = value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise SchemaError("is not valid Unicode text (lone surrogate)") from exc
-    if size > MAX_TEXT_BYTES:
+    if len(utf8) > 2 * MAX_TEXT_BYTES:  # not even compact text could fit: skip the GB18030 attempt
         raise SchemaError(f"is longer than {MAX_TEXT_BYTES} bytes")
-    return encode_text(value), value
+    wire = encode_text(value)
+    # the limit counts the bytes a verifier receives (SPEC 5.2): compact GB18030 or UTF-8, as sent
+    if (len(wire) if isinstance(wire, bytes) else len(utf8)) > MAX_TEXT_BYTES:
+        raise SchemaError(f"is longer than {MAX_TEXT_BYTES} bytes")
+    return wire, value
 
 
 def _bool_to_wire(value: object) -> tuple[bool, bool]:

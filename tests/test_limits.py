@@ -265,8 +265,13 @@ def test_memory_per_verification_of_a_maximal_payload_is_bounded(
     ids=["ascii-text", "compact-text", "utf8-text", "bytes", "list"],
 )
 def test_claim_size_limits_on_the_wire(kind: ClaimKind, at_limit: Any, over: Any) -> None:
-    """What a verifier accepts: 512 bytes of text as sent (compact GB18030 or UTF-8), 256 bytes, 32 items."""
+    """What a verifier accepts: 512 bytes of text as sent (compact GB18030 or UTF-8), 256 bytes, 32 items;
+    and an issuer issues exactly what verifiers accept (256 Chinese characters were refused at issue
+    because the issuer counted UTF-8 bytes, 768, where the wire carries 512 in compact form)."""
     spec = ClaimSpec("claim", kind)
+    assert spec.to_wire(at_limit)
+    with pytest.raises(schema.SchemaError):
+        spec.to_wire(over)
 
     def wire(value: Any) -> Any:
         return schema.encode_text(value) if kind is ClaimKind.TEXT else value
