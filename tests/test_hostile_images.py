@@ -250,3 +250,25 @@ def test_a_scan_after_a_stopped_one_gets_a_fresh_worker() -> None:
     _, outcome = timed(finder_tiling_png(3000), deadline=0.3)
     assert isinstance(outcome, ImageRefusedError)
     assert qr.scan(small_code(), deadline=DEADLINE) == ["EC1:1234567890"]
+
+
+def test_a_module_planted_in_the_current_folder_is_never_imported_by_the_scan_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -c`` puts the current folder first on sys.path: a clerk scanning an inbox folder that others
+    write to (``econsent scan --watch .``) must not run a planted ``zxingcpp.py`` or ``json.py``."""
+    marker = tmp_path / "planted-module-ran"
+    for name in ("zxingcpp", "json", "PIL"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    _worker._stop_idle_workers()  # a worker started from this folder
+    assert qr.scan(small_code(), deadline=DEADLINE) == ["EC1:1234567890"]
+    _worker._stop_idle_workers()
+    assert not marker.exists()
+
+
+def test_a_worker_that_died_while_idle_is_replaced() -> None:
+    assert qr.scan(small_code(), deadline=DEADLINE) == ["EC1:1234567890"]
+    for worker in list(_worker._IDLE_WORKERS):
+        worker.kill()
+    assert qr.scan(small_code(), deadline=DEADLINE) == ["EC1:1234567890"]

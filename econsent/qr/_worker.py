@@ -99,7 +99,9 @@ class _Worker:
         self.owner = os.getpid()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_PROGRAM, str(WORKER_MEMORY), package_root],
+                # -P: the current folder never joins sys.path, so a module planted in a scanned folder
+                # (a json.py, a zxingcpp.py) is never imported by the process that reads hostile images
+                [sys.executable, "-P", "-c", _WORKER_PROGRAM, str(WORKER_MEMORY), package_root],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -116,8 +118,12 @@ class _Worker:
     def request(self, message: dict[str, Any], payload: bytes | bytearray | memoryview, until: float) -> dict[str, Any]:
         """Send one request and wait for its reply until ``until`` (monotonic seconds); None if it died."""
         assert self._process.stdin is not None
-        _send(self._process.stdin, message, payload)  # the worker reads whole requests, so this cannot stall
-        reply = self._receive(until)
+        try:  # the worker reads whole requests, so this cannot stall; a dead worker closed its end
+            _send(self._process.stdin, message, payload)
+        except OSError:
+            reply = None
+        else:
+            reply = self._receive(until)
         if reply is None:
             code = self._process.poll()
             raise ImageRefusedError(
@@ -147,6 +153,9 @@ class _Worker:
                 if not chunk:
                     return None
                 buffer += chunk
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
 
     def close(self) -> None:
         """Stop the worker: end of input asks it to exit; one that does not is killed."""
@@ -202,8 +211,12 @@ atexit.register(_stop_idle_workers)
 def _take_worker() -> _Worker:
     """An idle scan worker of this process, or a new one."""
     with _WORKERS_LOCK:
-        worker = _IDLE_WORKERS.pop() if _IDLE_WORKERS else None
-    return _Worker() if worker is None else worker
+        while _IDLE_WORKERS:
+            worker = _IDLE_WORKERS.pop()
+            if worker.alive():
+                return worker
+            worker.kill()  # died while idle (killed from outside, say): reap it and look further
+    return _Worker()
 
 
 def _release_worker(worker: _Worker) -> None:
