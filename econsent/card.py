@@ -1,15 +1,20 @@
 """Verdict cards: what a counter shows after a scan, as terminal text or as a PNG for a kiosk display.
 
-A card leads with a large VALID or REJECTED. A valid card shows the credential type, the issuer, how
-long ago the code was made and the disclosed claims; a rejected one gives the reason in one plain
-sentence. Showing the disclosed claims is the card's job, so a card is personal data: this module
-renders it and never logs it, and its error messages never quote a claim.
+A card leads with a large VALID, REJECTED or NOT READ. A valid card shows the credential type, the
+issuer, how long ago the code was made and the disclosed claims; a rejected one gives the reason in
+one plain sentence. An image in which no code could be read (``NO_QR_CODE``) refuses nothing, so its
+card is neutral, not red: it asks the citizen to hold the phone flat and closer. Showing the
+disclosed claims is the card's job, so a card is personal data: this module renders it and never
+logs it, and its error messages never quote a claim.
 
 PNG cards need Pillow and a font with Chinese glyphs. :func:`find_cjk_font` looks, in order, at the
 font the caller names, the ``ECONSENT_CJK_FONT`` environment variable, well-known system locations and
 fontconfig; a card whose text has a character no font found here can draw raises
 :class:`~econsent.errors.MissingDependencyError` instead of drawing a box in its place.
 """
+
+# Chinese sentences use Chinese (full-width) punctuation on purpose.
+# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ._terminal import printable
-from .errors import MissingDependencyError, VerificationError
+from .errors import ErrorCode, MissingDependencyError, VerificationError
 from .model import Instant, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, TypeRegistry
 
@@ -39,6 +44,7 @@ __all__ = [
     "find_cjk_font",
     "render_card_png",
     "render_card_text",
+    "render_not_shown_png",
 ]
 
 CardSubject: TypeAlias = Verdict | VerificationError
@@ -94,9 +100,13 @@ class _Row:
     image: bytes | None = None  # a claim holding a small image (a portrait): its encoded bytes
 
 
+#: The three kinds of card: a verdict, a rejection, and an image in which no code could be read.
+_Tone: TypeAlias = Literal["valid", "rejected", "unread"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Content:
-    valid: bool
+    tone: _Tone
     title: str
     title_zh: str
     subtitle: str
@@ -118,10 +128,13 @@ def _content(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Conten
 def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
     checked = from_unix(to_unix(now))
     if isinstance(subject, VerificationError):
-        rows = [_Row("", subject.sentence, "reason")]
+        unread = subject.code is ErrorCode.NO_QR_CODE  # nothing was refused: the camera did not see a code
+        rows = [_Row("", text, "reason") for text in (_UNREAD if unread else (subject.sentence,))]
         if subject.detail:
             rows.append(_Row("详情 detail", subject.detail, "muted"))
-        return _Content(False, "REJECTED", "拒绝", subject.code.value, tuple(rows), f"checked {_utc(checked)}")
+        title, title_zh = ("NOT READ", "无法识别") if unread else ("REJECTED", "拒绝")
+        tone: _Tone = "unread" if unread else "rejected"
+        return _Content(tone, title, title_zh, subject.code.value, tuple(rows), f"checked {_utc(checked)}")
     if not isinstance(subject, Verdict):
         raise TypeError(f"a card shows a Verdict or a VerificationError, not {type(subject).__name__}")
     verdict = subject
@@ -146,7 +159,11 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
     footer = f"checked {_utc(checked)}  ·  issuer key {verdict.kid} ({verdict.algorithm})"
     if verdict.trust_list:
         footer += f"  ·  trust list {verdict.trust_list}"
-    return _Content(True, "VALID", "有效", subtitle, tuple(rows), footer)
+    return _Content("valid", "VALID", "有效", subtitle, tuple(rows), footer)
+
+
+# What the neutral card of an image with no readable code asks, in English and in Chinese.
+_UNREAD = ("Could not read the code: hold the phone flat and closer.", "无法识别，请将手机放平并靠近。")
 
 
 def _utc(moment: _dt.datetime) -> str:
@@ -206,6 +223,9 @@ _BANNER_GLYPHS = {
     "J": ("  ███", "   █ ", "   █ ", "█  █ ", " ██  "),
     "C": (" ████", "█    ", "█    ", "█    ", " ████"),
     "T": ("█████", "  █  ", "  █  ", "  █  ", "  █  "),
+    "N": ("█   █", "██  █", "█ █ █", "█  ██", "█   █"),
+    "O": (" ███ ", "█   █", "█   █", "█   █", " ███ "),
+    " ": ("   ", "   ", "   ", "   ", "   "),
 }
 _GREEN, _RED, _YELLOW, _DIM, _BOLD, _RESET = "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -218,13 +238,13 @@ def _display_width(text: str) -> int:
 def render_card_text(
     subject: CardSubject, *, now: Instant, color: bool = False, types: TypeRegistry = BUILTIN_TYPES
 ) -> str:
-    """The card as terminal text: a five-line VALID or REJECTED banner, then the facts, one a line.
+    """The card as terminal text: a five-line VALID, REJECTED or NOT READ banner, then the facts, one a line.
 
     ``now`` is the verifier's time (for "made 12 s ago"); ``color`` adds ANSI colours for a terminal.
     ``types`` supplies the Chinese claim labels of deployment-defined credential types.
     """
     content = _content(subject, now, types)
-    tint = _GREEN if content.valid else _RED
+    tint = {"valid": _GREEN, "rejected": _RED, "unread": _YELLOW}[content.tone]
 
     def paint(text: str, *codes: str) -> str:
         return "".join(codes) + text + _RESET if color and text else text
@@ -469,6 +489,7 @@ _SIZES = {"title": 88, "subtitle": 30, "label": 22, "value": 36, "reason": 40, "
 _COLORS = {
     "valid": "#1b7a36",
     "rejected": "#b3261e",
+    "unread": "#5f6368",
     "ink": "#111111",
     "label": "#5f6368",
     "muted": "#5f6368",
@@ -511,15 +532,43 @@ def render_card_png(
 ) -> bytes:
     """The card as a PNG ``width`` pixels wide (its height fits the content), for a kiosk display.
 
-    A green or red band carries VALID 有效 or REJECTED 拒绝 in large type; below it come the same
-    facts as :func:`render_card_text`, with a claim holding a small image (a portrait) drawn as one.
-    ``font`` is a :class:`CardFont` or a font file (default: :func:`find_cjk_font`). Raises
-    :class:`~econsent.errors.MissingDependencyError` without Pillow, without a Chinese font, or when
-    a character of the card is in no installed font.
+    A green, red or grey band carries VALID 有效, REJECTED 拒绝 or NOT READ 无法识别 in large type;
+    below it come the same facts as :func:`render_card_text`, with a claim holding a small image (a
+    portrait) drawn as one. ``font`` is a :class:`CardFont` or a font file (default:
+    :func:`find_cjk_font`). Raises :class:`~econsent.errors.MissingDependencyError` without Pillow,
+    without a Chinese font, or when a character of the card is in no installed font.
     """
+    _check_width(width)
+    return _render_png(_content(subject, now, types), width, font)
+
+
+def render_not_shown_png(
+    *, now: Instant, width: int = 800, font: CardFont | str | os.PathLike[str] | None = None
+) -> bytes:
+    """A neutral card saying that this verdict cannot be shown here: read it on the counter's screen.
+
+    A kiosk display shows it in place of a card that could not be drawn (a name with a character no
+    installed font has), so that it never goes on showing the previous person's card. Its text is
+    fixed, so it draws with any font that :func:`find_cjk_font` accepts.
+    """
+    _check_width(width)
+    rows = tuple(_Row("", text, "reason") for text in _NOT_SHOWN)
+    checked = from_unix(to_unix(now))
+    return _render_png(_Content("unread", "SEE SCREEN", "请看屏幕", "", rows, f"checked {_utc(checked)}"), width, font)
+
+
+_NOT_SHOWN = (
+    "This card cannot be drawn here: read the verdict on the counter's screen.",
+    "此卡无法显示，请查看窗口屏幕上的结果。",
+)
+
+
+def _check_width(width: int) -> None:
     if isinstance(width, bool) or not isinstance(width, int) or not 320 <= width <= 4096:
         raise ValueError(f"width must be an integer from 320 to 4096, not {width!r}")
-    content = _content(subject, now, types)
+
+
+def _render_png(content: _Content, width: int, font: CardFont | str | os.PathLike[str] | None) -> bytes:
     _require_pillow()
     from PIL import Image, ImageDraw
 
@@ -535,7 +584,7 @@ def render_card_png(
     size = {role: _font_px(role, width) for role in _SIZES}
     canvas = Image.new("RGB", (width, round(8000 * unit)), _COLORS["paper"])
     draw = ImageDraw.Draw(canvas)
-    band = _COLORS["valid" if content.valid else "rejected"]
+    band = _COLORS[content.tone]
 
     subtitle = setter.wrap(content.subtitle, size["subtitle"], inner)
     band_height = round(size["title"] * 1.55 + size["subtitle"] * (0.6 + 1.3 * len(subtitle)))

@@ -35,6 +35,7 @@ __all__ = [
     "HolderKeyError",
     "ImageRefusal",
     "ImageRefusedError",
+    "InputFileError",
     "IssueError",
     "KeyLoadError",
     "MissingDependencyError",
@@ -103,6 +104,7 @@ class GeneralCode(Code):
     QR = "QR"
     MISSING_DEPENDENCY = "MISSING_DEPENDENCY"
     USAGE = "USAGE"
+    NO_SUCH_FILE = "NO_SUCH_FILE"
 
 
 class ErrorCode(Code):
@@ -136,6 +138,7 @@ class ErrorCode(Code):
     STATUS_UNKNOWN = "STATUS_UNKNOWN"
     STATUS_STALE = "STATUS_STALE"
     REPLAYED = "REPLAYED"
+    FORMAT_NOT_SET_UP = "FORMAT_NOT_SET_UP"
 
 
 class WalletErrorCode(Code):
@@ -238,6 +241,7 @@ _SENTENCES: dict[type[Code], dict[str, tuple[str, str]]] = {
         "QR": ("无法生成二维码，或无法读取图像。", "The QR code could not be made, or the image could not be read."),
         "MISSING_DEPENDENCY": ("缺少一个可选组件，请按说明安装。", "An optional component is not installed."),
         "USAGE": ("命令行输入有误。", "The command line is not valid."),
+        "NO_SUCH_FILE": ("所给路径不存在，或不是文件。", "The path given does not exist or is not a file."),
     },
     ErrorCode: {
         "MALFORMED": ("该码不是格式正确的 econsent 出示码。", "The code is not a well-formed econsent presentation."),
@@ -315,6 +319,10 @@ _SENTENCES: dict[type[Code], dict[str, tuple[str, str]]] = {
         "REPLAYED": (
             "该码已被使用过：请持有人出示新码。",
             "This code has already been used: ask the holder to show a fresh one.",
+        ),
+        "FORMAT_NOT_SET_UP": (
+            "本窗口未设置核验此类码（欧盟数字新冠证书或 SMART 健康卡）。",
+            "This counter is not set up to verify this kind of code (EU DCC or SMART Health Card).",
         ),
     },
     WalletErrorCode: {
@@ -553,6 +561,15 @@ class UsageError(EconsentError):
     """Bad command-line input: reported with exit code 2 and the code ``USAGE``."""
 
     default_code = GeneralCode.USAGE
+
+
+class InputFileError(EconsentError):
+    """A file the caller named does not exist, or is a folder or another thing that is not a regular file.
+
+    A usage error (exit 2), never a verdict: a typo in a path must not read as a refused or forged code.
+    """
+
+    default_code = GeneralCode.NO_SUCH_FILE
 
 
 class ImageRefusedError(QRError):

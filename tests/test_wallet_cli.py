@@ -227,7 +227,7 @@ def test_export_and_import_a_backup(
     assert code == 0 and json.loads(out)["entries"] == 1
     assert backup.stat().st_mode & 0o077 == 0
     code, _, err = run("export", *wallet_args(home), "-o", str(backup), *args)
-    assert code == 2 and "refusing to overwrite" in err
+    assert code == 2 and "exists: give --force to replace it" in err
     assert run("export", *wallet_args(home), "-o", str(backup), *args, "--force")[0] == 0
 
     phone = ("-w", str(tmp_path / "phone.ecw"), "--passphrase-env", "WALLET_PASS")

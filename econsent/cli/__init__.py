@@ -3,26 +3,62 @@
 One module per command group (``keys``, ``issue``, ``verify``, ``scan``, ``trust``, ``issuer``,
 ``wallet``); ``_common`` holds what they share. ``scan`` builds on ``verify``; nothing in the library
 imports this package. Exit codes: 0 valid (or success), 1 rejected or refused (the code is printed),
-2 usage or input error. Every error and refusal is printed in one shape (see :mod:`._common`), as
-JSON with ``--json`` (usage errors too). Only this layer reads the system clock, and only when
-``--now`` is not given.
+2 usage or input error, 130 interrupted (Ctrl-C), 141 output pipe closed (``| head -1``). Every error
+and refusal is printed in one shape (see :mod:`._common`), as JSON with ``--json`` (usage errors too).
+Only this layer reads the system clock, and only when ``--now`` is not given.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..errors import EconsentError
 from . import issue, issuer, keys, scan, trust, verify, wallet
 from ._common import Parser, ParserError, one_line_usage, report_error
 
-__all__ = ["main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "main"]
+
+#: Ctrl-C: the shells' convention for a program stopped by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+#: The reader of our output went away (``econsent ... | head -1``): 128 + SIGPIPE, as a shell reports it.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code instead of exiting (tests call it directly)."""
+    """Run the command line; returns the exit code instead of exiting (tests call it directly).
+
+    Ctrl-C anywhere (a prompt, a stdin loop, a key derivation) and a closed output pipe end the run
+    quietly with one line or none, never a traceback.
+    """
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("econsent: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point the stdout descriptor at /dev/null, so that the interpreter's final flush does not fail again.
+
+    As the Python documentation of SIGPIPE recommends; a stdout without a descriptor (a test's buffer) is left.
+    """
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     json_output = "--json" in arguments[: arguments.index("--")] if "--" in arguments else "--json" in arguments
     parser = _parser()
@@ -40,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             raise ParserError("give a command", one_line_usage(parser))
         return int(handler(args))
+    except BrokenPipeError:  # an OSError, but not one to report: there is no one left to read it
+        raise
     except (EconsentError, OSError, ParserError) as exc:
         return report_error(exc, json_output=json_output)
 
@@ -59,6 +97,7 @@ def _parser() -> Parser:
         prog="econsent",
         description="Issue electronic licences, show them as time-limited QR codes, verify them offline.",
     )
+    parser.add_argument("--version", action="version", version=f"econsent {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
     keys.register(sub)
     issue.register(sub)

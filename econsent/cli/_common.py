@@ -14,6 +14,7 @@ import datetime as _dt
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,12 +32,14 @@ __all__ = [
     "Parser",
     "ParserError",
     "UsageError",
+    "add_force_option",
     "add_passphrase_option",
     "claims_from_json",
     "csv_list",
     "emit",
     "error_fields",
     "error_json",
+    "existing_folder",
     "exit_code",
     "float_range",
     "int_range",
@@ -49,6 +52,7 @@ __all__ = [
     "read_bytes",
     "read_claims_request",
     "read_secret",
+    "refuse_existing",
     "report_error",
     "say",
     "write_file",
@@ -174,9 +178,12 @@ def read_secret(variable: str | None, option: str, prompt: str | None = None, *,
         return value
     if prompt is None or not sys.stdin.isatty():
         raise UsageError(f"give {option} VAR: the passphrase is read from that environment variable")
-    value = getpass.getpass(prompt)
-    if confirm and getpass.getpass("Repeat: ") != value:
-        raise UsageError("the passphrases do not match")
+    try:
+        value = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Repeat: ") != value:
+            raise UsageError("the passphrases do not match")
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError(f"no passphrase was typed (give {option} VAR to read it from the environment)") from None
     return value
 
 
@@ -189,13 +196,15 @@ def read_bytes(path: Path, *, limit: int = MAX_INPUT_FILE_BYTES) -> bytes:
     return data
 
 
-def write_file(path: Path, data: bytes, *, mode: int = PRIVATE, new: bool = False) -> None:
+def write_file(path: Path, data: bytes, *, mode: int = PRIVATE, new: bool = False, replace: bool = False) -> None:
     """Every file the CLI writes: with permissions ``mode`` whatever the umask, never through a planted link.
 
-    ``new`` files (private keys) must not exist yet and are created exclusively, never overwritten;
-    others are replaced atomically and durably (:func:`econsent._files.write_atomic`).
+    ``new`` files (private keys) must not exist yet and are created exclusively, never overwritten.
+    Others are written atomically and durably (:func:`econsent._files.write_atomic`); one that exists
+    is replaced only with ``replace`` (a command's ``--force``), so a typo never destroys a credential.
     """
     if not new:
+        refuse_existing(path, force=replace)
         write_atomic(path, data, mode=mode)
         return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -210,10 +219,29 @@ def write_file(path: Path, data: bytes, *, mode: int = PRIVATE, new: bool = Fals
         _full_fsync(handle.fileno())
 
 
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """``--force``: every command that writes a file the user names refuses to replace one without it."""
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
+
+
+def refuse_existing(*paths: Path | None, force: bool) -> None:
+    """A usage error if one of ``paths`` exists and ``force`` is not set (None paths are options not given).
+
+    Commands call it before any work too, so that nothing is signed or recorded for an output that
+    would then be refused. A dangling link counts as existing: the user named something there.
+    """
+    for path in paths:
+        if path is not None and not force and os.path.lexists(path):
+            raise UsageError(f"{path} exists: give --force to replace it")
+
+
 def parse_time(text: str | None) -> _dt.datetime:
     """A time option: ISO 8601 with a time zone, or Unix seconds; from 1970 to 9999 (the wire's range).
 
-    None is the system clock. Anything else is a UsageError (exit 2), never an OverflowError.
+    None is the system clock. The ISO form is exactly ``YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]`` followed by
+    ``Z`` or ``+HH:MM``/``-HH:MM``; anything else is a UsageError (exit 2), never an OverflowError. A date
+    or a time without a zone is refused with hints built from what was typed, each one a time this
+    function accepts.
     """
     if text is None:
         return _dt.datetime.now(_dt.UTC)
@@ -223,19 +251,32 @@ def parse_time(text: str | None) -> _dt.datetime:
         if not 0 <= seconds <= MAX_TIME:
             raise UsageError(f"{shown} is outside the years 1970 to 9999 (Unix seconds 0 to {MAX_TIME})")
         return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+    match = _ISO_TIME.fullmatch(text)
+    if match is None:
+        raise UsageError(f"not an ISO 8601 time or Unix seconds: {shown!r} (e.g. {_TIME_EXAMPLE})")
+    date, clock, zone = match.group("date", "clock", "zone")
+    if clock is None or zone is None:
+        moment = f"{date}T{clock or '00:00:00'}"
+        raise UsageError(f"give a time zone with the time, e.g. {moment}Z or {moment}+08:00")
     try:
-        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(f"not an ISO 8601 time or Unix seconds: {shown!r}") from exc
-    if moment.tzinfo is None:
-        raise UsageError(f"give a time zone with the time, e.g. {shown}Z or {shown}+08:00")
+        moment_parsed = _dt.datetime.fromisoformat(f"{date}T{clock}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError as exc:  # the shape is right but a field is out of range (month 13, 25:00, +24:00)
+        raise UsageError(f"not a valid time: {shown!r} ({exc})") from exc
     try:
-        in_range = 0 <= moment.timestamp() <= MAX_TIME
+        in_range = 0 <= moment_parsed.timestamp() <= MAX_TIME
     except (OverflowError, ValueError):  # a time zone that pushes year 1 or 9999 past the calendar
         in_range = False
     if not in_range:
         raise UsageError(f"{shown} is outside the years 1970 to 9999")
-    return moment
+    return moment_parsed
+
+
+# The one ISO 8601 shape time options take (ASCII digits only: \d would match other scripts' digits).
+_ISO_TIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ](?P<clock>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_TIME_EXAMPLE = "2026-01-01T08:00:00+08:00"
 
 
 def iso_time(moment: _dt.datetime) -> str:
@@ -272,6 +313,14 @@ def float_range(low: float, high: float, *, exclude_low: bool = False) -> Callab
         return value
 
     return parse
+
+
+def existing_folder(path: Path, option: str) -> Path:
+    """``path`` when it is a folder; else a usage error naming ``option`` and the path (never a silent empty set)."""
+    if not path.is_dir():
+        state = "is not a folder" if os.path.lexists(path) else "does not exist"
+        raise UsageError(f"{option} {path}: {state}")
+    return path
 
 
 def parse_hex(text: str | None, what: str) -> bytes | None:

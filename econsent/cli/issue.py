@@ -28,6 +28,7 @@ from ..possession import (
 from ..present import DEFAULT_LIFETIME, present, read_credential_unverified
 from ._common import (
     UsageError,
+    add_force_option,
     add_passphrase_option,
     csv_list,
     emit,
@@ -37,6 +38,7 @@ from ._common import (
     passphrase,
     read_bytes,
     read_claims_request,
+    refuse_existing,
     write_file,
 )
 
@@ -62,6 +64,7 @@ def register(sub: Any) -> None:
     add_passphrase_option(prove, "passphrase of the holder key, from this environment variable")
     add_proof_request_options(prove, required=True)
     prove.add_argument("--out", "-o", required=True, type=Path, help="proof file to write, for `econsent issue`")
+    add_force_option(prove)
     prove.add_argument("--json", action="store_true")
     prove.set_defaults(handler=_cmd_prove)
 
@@ -85,6 +88,7 @@ def register(sub: Any) -> None:
     pres.add_argument("--png", type=Path, help="write the QR code as PNG")
     pres.add_argument("--svg", type=Path, help="write the QR code as SVG")
     pres.add_argument("--terminal", action="store_true", help="draw the QR code in the terminal")
+    add_force_option(pres)
     pres.add_argument("--now", help="the phone's time, ISO 8601 or Unix seconds (default: the clock)")
     pres.add_argument("--json", action="store_true")
     pres.set_defaults(handler=_cmd_present)
@@ -115,6 +119,7 @@ def add_issue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--valid-until", help="ISO 8601 (default: from the claims file)")
     parser.add_argument("--derive", default="", help="comma-separated claims to derive, e.g. age_over_18")
     parser.add_argument("--out", "-o", required=True, type=Path, help="credential file to write")
+    add_force_option(parser)
     parser.add_argument("--now", help="issuance time, ISO 8601 or Unix seconds (default: the clock)")
     parser.add_argument("--json", action="store_true")
 
@@ -195,9 +200,10 @@ def _cmd_challenge(args: argparse.Namespace) -> int:
 
 
 def _cmd_prove(args: argparse.Namespace) -> int:
+    refuse_existing(args.out, force=args.force)
     holder = SigningKey.from_pem(read_bytes(args.holder_key), passphrase(args))
     challenge, issuer_kid = proof_request(args)
-    write_file(args.out, prove_possession(holder, challenge, issuer_kid=issuer_kid).encode())
+    write_file(args.out, prove_possession(holder, challenge, issuer_kid=issuer_kid).encode(), replace=args.force)
     holder_kid = holder.public_key.kid.hex()
     emit(
         args,
@@ -208,9 +214,10 @@ def _cmd_prove(args: argparse.Namespace) -> int:
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:
+    refuse_existing(args.out, force=args.force)
     issuer, type_name, claims, options = issue_request(args)
     credential = issuer.issue(type_name, claims, serial=args.serial, **options)  # PossessionError: exit 1
-    write_file(args.out, credential.encoded)
+    write_file(args.out, credential.encoded, replace=args.force)
     binding = "bearer" if credential.is_bearer else "holder-bound"
     emit(
         args,
@@ -224,6 +231,7 @@ def _cmd_issue(args: argparse.Namespace) -> int:
 
 
 def _cmd_present(args: argparse.Namespace) -> int:
+    refuse_existing(args.png, args.svg, force=args.force)
     credential = read_credential_unverified(read_bytes(args.credential))
     holder = None
     if args.holder_key is not None:
@@ -239,17 +247,18 @@ def _cmd_present(args: argparse.Namespace) -> int:
         audience=args.audience,
     )
     if args.png:
-        write_file(args.png, qr.render_png(text))
+        write_file(args.png, qr.render_png(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER), replace=args.force)
     if args.svg:
-        write_file(args.svg, qr.render_svg(text).encode("utf-8"))
+        svg = qr.render_svg(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER)
+        write_file(args.svg, svg.encode("utf-8"), replace=args.force)
     if args.terminal:
-        print(qr.render_terminal(text))
+        print(qr.render_terminal(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER))
     emit(
         args,
         {
             "text": text,
             "characters": len(text),
-            "qr_version": qr.qr_version(text),
+            "qr_version": qr.qr_version(text, ecc=qr.SCREEN_ECC),
             "png": None if args.png is None else str(args.png),
             "svg": None if args.svg is None else str(args.svg),
         },

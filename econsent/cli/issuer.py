@@ -32,6 +32,7 @@ from ._common import (
     parse_time,
     passphrase,
     read_bytes,
+    refuse_existing,
     write_file,
 )
 from .issue import add_issue_options, issue_request, issued_summary
@@ -160,12 +161,13 @@ def _add_key(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
+    refuse_existing(args.out, force=args.force)  # before a serial and a status slot are spent
     issuer, type_name, claims, options = issue_request(args)
     with _open(args) as registry:
         credential = registry.issue(
             issuer, type_name, claims, record_personal_data=args.record_personal_data, **options
         )  # a RegistryError or a PossessionError is a refusal: exit 1 with its code
-    write_file(args.out, credential.encoded)
+    write_file(args.out, credential.encoded, replace=args.force)
     reference = credential.status
     assert reference is not None
     emit(
@@ -255,7 +257,7 @@ def _publish(args: argparse.Namespace) -> int:
             data = registry.publish(list_id, signer, now=now, next_update=next_update)
             path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
             _check_not_older(path, data)
-            write_file(path, data, mode=PUBLISHED)
+            write_file(path, data, mode=PUBLISHED, replace=True)  # a newer list replaces its older self
             published.append((path, data))
     summary = []
     for path, data in published:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib
+import os
 import re
 import sys
 import time
@@ -207,24 +209,41 @@ class _Counter:
 
     def _write_png(self, result: Verdict | VerificationError, now: _dt.datetime) -> None:
         directory: Path = self.args.card_png
+        latest = directory / "latest.png"
         try:
             image = card.render_card_png(result, now=now, width=self.args.card_width, font=self.font)
         except EconsentError as exc:  # a character no font has: the terminal card still stands
             say(f"econsent: card image not written: {exc}", file=sys.stderr)
+            self._clear_latest(latest, now)
             return
         self.sequence += 1
-        verdict = "valid" if isinstance(result, Verdict) else "rejected"
-        path = directory / f"{self.sequence:06d}-{verdict}.png"
+        path = directory / f"{self.sequence:06d}-{_card_kind(result)}.png"
         # Owner-only, through an exclusive temporary file: a card shows a person's data.
-        write_file(path, image, mode=PRIVATE)
-        write_file(directory / "latest.png", image, mode=PRIVATE)
+        write_file(path, image, mode=PRIVATE, replace=True)
+        write_file(latest, image, mode=PRIVATE, replace=True)
         if self.args.card_keep:
             numbered = sorted((p for p in directory.iterdir() if _card_number(p)), key=_card_number)
             for old in numbered[: -self.args.card_keep]:
                 old.unlink(missing_ok=True)
 
+    def _clear_latest(self, latest: Path, now: _dt.datetime) -> None:
+        """Never leave the kiosk showing the previous person's card: a neutral card replaces it, or it goes."""
+        try:
+            image = card.render_not_shown_png(now=now, width=self.args.card_width, font=self.font)
+        except EconsentError:
+            latest.unlink(missing_ok=True)
+            return
+        write_file(latest, image, mode=PRIVATE, replace=True)
 
-_CARD_NAME = re.compile(r"(\d{6,})-(?:valid|rejected)\.png")
+
+def _card_kind(result: Verdict | VerificationError) -> str:
+    """The word in a card's file name: valid, rejected, or unread (no code could be read from the image)."""
+    if isinstance(result, Verdict):
+        return "valid"
+    return "unread" if result.code is ErrorCode.NO_QR_CODE else "rejected"
+
+
+_CARD_NAME = re.compile(r"(\d{6,})-(?:valid|rejected|unread)\.png")
 
 
 def _card_number(path: Path) -> int:
@@ -281,6 +300,7 @@ def _folder_sightings(
 
 
 def _camera_sightings(index: int, scanner: qr.Scanner, frames: int | None) -> Generator[Sighting, None, None]:
+    _silence_opencv()
     camera = qr.camera_frames(index)
     try:
         for number, frame in enumerate(camera, start=1):
@@ -290,6 +310,27 @@ def _camera_sightings(index: int, scanner: qr.Scanner, frames: int | None) -> Ge
                 return
     finally:
         camera.close()  # release the camera now, not when the generator is collected
+
+
+def _silence_opencv() -> None:
+    """Keep OpenCV's own log lines (``can't open camera by index``, ``Camera index out of range``) off the terminal.
+
+    Our error says what went wrong once, in the CLI's shape. The environment variable covers an OpenCV
+    loaded later; ``setLogLevel`` one already loaded. A user who set ``OPENCV_LOG_LEVEL`` keeps it.
+    """
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+    try:
+        cv2 = importlib.import_module("cv2")
+    except ImportError:  # qr.camera_frames says what to install
+        return
+    set_level = getattr(cv2, "setLogLevel", None)
+    if set_level is not None:
+        set_level(_OPENCV_SILENT)
+
+
+_OPENCV_SILENT = 0  # cv::utils::logging::LOG_LEVEL_SILENT
 
 
 # ---------------------------------------------------------------------------------------------

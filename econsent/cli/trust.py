@@ -16,6 +16,7 @@ from ..schema import BUILTIN_TYPES
 from ..trust import KeyStatus, TrustedKey, TrustLists, TrustStore, sign_trust_list
 from ._common import (
     UsageError,
+    add_force_option,
     add_passphrase_option,
     csv_list,
     emit,
@@ -25,6 +26,7 @@ from ._common import (
     parse_time,
     passphrase,
     read_bytes,
+    refuse_existing,
     write_file,
 )
 
@@ -79,11 +81,13 @@ def register(sub: Any) -> None:
     sign.add_argument("--next-update", required=True, help="ISO 8601 time by which a newer list will be out")
     sign.add_argument("--now", help="issued-at (default: the clock)")
     sign.add_argument("--out", "-o", required=True, type=Path)
+    add_force_option(sign)
     sign.add_argument("--json", action="store_true")
     sign.set_defaults(handler=_sign)
 
     inspect = actions.add_parser("inspect", help="print a trust list's content WITHOUT verifying it")
     inspect.add_argument("list", type=Path)
+    inspect.add_argument("--json", action="store_true", help='one JSON object, with "verified": false')
     inspect.set_defaults(handler=_inspect)
 
     check = actions.add_parser("verify", help="verify a trust list against pinned anchor keys")
@@ -182,6 +186,7 @@ def _set_status(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    refuse_existing(args.out, force=args.force)
     anchor = SigningKey.from_pem(read_bytes(args.anchor_key), passphrase(args))
     data = sign_trust_list(
         TrustStore.load(args.store),
@@ -191,7 +196,7 @@ def _sign(args: argparse.Namespace) -> int:
         issued_at=parse_time(args.now),
         next_update=parse_time(args.next_update),
     )
-    write_file(args.out, data, mode=PUBLISHED)  # verifiers everywhere read it
+    write_file(args.out, data, mode=PUBLISHED, replace=args.force)  # verifiers everywhere read it
     emit(
         args,
         {"name": args.name, "sequence": args.sequence, "anchor": anchor.public_key.kid.hex(), "out": str(args.out)},
@@ -211,8 +216,12 @@ def _inspect(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.list} is not a trust list: {exc}") from exc
     if not isinstance(content, dict):
         raise UsageError(f"{args.list} is not a trust list: its payload is not a JSON object")
+    shown = {"anchor": envelope.get("anchor"), **content}
+    if args.json:  # "verified" last, so the unverified content cannot set it to true
+        print(json_text({**shown, "verified": False}))
+        return EXIT_VALID
     print("UNVERIFIED content (use `econsent trust verify` to check the signature):")
-    print(json_text({"anchor": envelope.get("anchor"), **content}, indent=2))  # unverified: neutralised
+    print(json_text(shown, indent=2))  # unverified: neutralised
     return EXIT_VALID
 
 

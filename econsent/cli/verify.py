@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 from .. import card, qr
 from .._terminal import json_text
-from .._wire import MAX_TIME
-from ..errors import EXIT_REJECTED, EXIT_VALID, VerificationError
+from .._wire import MAX_TIME, PREFIX
+from ..errors import EXIT_REJECTED, EXIT_VALID, ErrorCode, InputFileError, VerificationError
 from ..keys import PublicKey
 from ..model import Verdict
 from ..status import StatusListCache
@@ -33,7 +33,18 @@ from ..verify import (
     StatusFallback,
     Verifier,
 )
-from ._common import UsageError, csv_list, error_json, float_range, int_range, parse_hex, parse_time, read_bytes, say
+from ._common import (
+    UsageError,
+    csv_list,
+    error_json,
+    existing_folder,
+    float_range,
+    int_range,
+    parse_hex,
+    parse_time,
+    read_bytes,
+    say,
+)
 
 __all__ = [
     "add_verification_options",
@@ -136,8 +147,10 @@ def verifier_from_args(args: argparse.Namespace, policy: Policy) -> Verifier:
     status_lists = None
     if args.status_lists is not None:
         status_lists = StatusListCache()
-        for path, error in status_lists.load_directory(args.status_lists, trust).errors:
+        folder = existing_folder(args.status_lists, "--status-lists")
+        for path, error in status_lists.load_directory(folder, trust).errors:
             say(f"econsent: warning: status list {path} refused: {error}", file=sys.stderr)
+    formats += _formats_not_set_up(args)
     return Verifier(trust, policy, replay_cache=MemoryReplayCache(), status_lists=status_lists, formats=formats)
 
 
@@ -184,6 +197,34 @@ def _formats(args: argparse.Namespace) -> list[CodeFormat]:
     return formats
 
 
+# The other formats a counter can be set up for: (QR text prefix, name, the option that sets it up).
+_OTHER_FORMATS = (("HC1:", "EU DCC", "--dcc-certs"), ("shc:/", "SMART Health Card", "--shc-jwks"))
+
+
+class _FormatNotSetUp:
+    """A :class:`~econsent.verify.CodeFormat` for a format this counter has no trust for: refuses its codes.
+
+    Without it an ``HC1:`` code would be read as a broken econsent code (``MALFORMED``), which reads
+    like a forgery; the clerk is told instead that the counter is not set up for that kind of code.
+    """
+
+    def __init__(self, prefix: str, name: str, option: str) -> None:
+        self._prefix = prefix
+        self._detail = f"{name} codes ({prefix}) need {option}"
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return (self._prefix,)
+
+    def verify(self, text: str, *, now: int, nonce: bytes | None, policy: Policy) -> Verdict:
+        raise VerificationError(ErrorCode.FORMAT_NOT_SET_UP, self._detail)
+
+
+def _formats_not_set_up(args: argparse.Namespace) -> list[CodeFormat]:
+    given = {"--dcc-certs": bool(args.dcc_certs), "--shc-jwks": bool(args.shc_jwks)}
+    return [_FormatNotSetUp(*other) for other in _OTHER_FORMATS if not given[other[2]]]
+
+
 def stdin_codes(stream: TextIO) -> Iterator[tuple[int, str]]:
     """The codes a keyboard-wedge scanner types: (line number, text) for each line that is not blank."""
     for number, line in enumerate(stream, start=1):
@@ -223,9 +264,28 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     parse_time(args.now)  # a bad --now is a usage error before any code is read
     if args.code == "-":  # one verdict per line; a line that fails to verify never stops the lines after it
         results = [_verify_one(verifier, text, args, nonce) for _, text in stdin_codes(sys.stdin)]
-        return EXIT_VALID if results and all(results) else EXIT_REJECTED
-    code: str | Path = Path(args.code) if os.path.isfile(args.code) else args.code
-    return EXIT_VALID if _verify_one(verifier, code, args, nonce) else EXIT_REJECTED
+        if not results:
+            raise UsageError("no code was read from standard input (give one code per line)")
+        return EXIT_VALID if all(results) else EXIT_REJECTED
+    return EXIT_VALID if _verify_one(verifier, _code_or_image(args.code), args, nonce) else EXIT_REJECTED
+
+
+def _code_or_image(argument: str) -> str | Path:
+    """The ``code`` argument as QR text or as an image path; a path that is no file is a usage error (exit 2).
+
+    A typo in a file name must not be verified as text and reported like a forged code. Text that
+    starts with a code prefix is a code; text with a folder separator or a file suffix is a path.
+    Anything else is verified as text, so that a garbled code is still reported as one.
+    """
+    if os.path.isfile(argument):
+        return Path(argument)
+    if argument.startswith((PREFIX, *(other[0] for other in _OTHER_FORMATS))):
+        return argument
+    path = Path(argument)
+    if os.path.lexists(argument) or os.sep in argument or "/" in argument or path.suffix:
+        state = "is not a file" if os.path.lexists(argument) else "does not exist"
+        raise InputFileError(f"{argument} {state}: give an image file, a code (EC1:...), or - for stdin")
+    return argument
 
 
 def _verify_one(verifier: Verifier, code: str | Path, args: argparse.Namespace, nonce: bytes | None) -> bool:

@@ -41,6 +41,7 @@ from ..wallet import (
 )
 from ._common import (
     UsageError,
+    add_force_option,
     csv_list,
     emit,
     float_range,
@@ -51,6 +52,7 @@ from ._common import (
     parse_time,
     read_bytes,
     read_secret,
+    refuse_existing,
     write_file,
 )
 from .issue import add_proof_request_options, proof_request
@@ -103,6 +105,7 @@ def register(sub: Any) -> None:
     new_key.add_argument("--out", "-o", type=Path, help="write the public key here (PEM) for `econsent issue`")
     add_proof_request_options(new_key, required=False)
     new_key.add_argument("--proof-out", type=Path, help="with --challenge: write the proof of possession here")
+    add_force_option(new_key)
     new_key.set_defaults(handler=_guarded(_cmd_new_key))
 
     add = actions.add_parser("add", parents=[common], help="store a credential file from `econsent issue`")
@@ -144,6 +147,7 @@ def register(sub: Any) -> None:
     show.add_argument("--png", type=Path, help="write the current code as PNG (rewritten at each renewal)")
     show.add_argument("--svg", type=Path, help="write the current code as SVG (rewritten at each renewal)")
     show.add_argument("--invert", action="store_true", help="for light-on-dark terminals")
+    add_force_option(show)
     show.set_defaults(handler=_guarded(_cmd_show))
 
     remove = actions.add_parser("remove", parents=[common], help="delete a credential and its holder key")
@@ -154,7 +158,7 @@ def register(sub: Any) -> None:
     export = actions.add_parser("export", parents=[common], help="write an encrypted backup")
     export.add_argument("--out", "-o", required=True, type=Path, help="backup file to write")
     export.add_argument("--backup-passphrase-env", metavar="VAR", help="take the backup passphrase from this variable")
-    export.add_argument("--force", action="store_true", help="overwrite an existing backup file")
+    add_force_option(export)
     _kdf_option(export)
     export.set_defaults(handler=_guarded(_cmd_export))
 
@@ -279,17 +283,18 @@ def _cmd_new_key(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     wanted = args.challenge is not None or args.issuer_kid is not None or args.proof_out is not None
     request = proof_request(args) if wanted else None
+    refuse_existing(args.out, args.proof_out, force=args.force)  # before the wallet gets a key
     wallet = _open(args)
     public = wallet.new_holder_key(algorithm)
     pem = public.to_pem()
     if args.out is not None:
-        write_file(args.out, pem, mode=PUBLISHED)
+        write_file(args.out, pem, mode=PUBLISHED, replace=args.force)
     lines = [f"{algorithm.value} holder key {public.kid.hex()}" + (f": public key in {args.out}" if args.out else "")]
     proof = None
     if request is not None:
         proof = wallet.prove_possession(public, request[0], issuer_kid=request[1])
         if args.proof_out is not None:
-            write_file(args.proof_out, proof.encode())
+            write_file(args.proof_out, proof.encode(), replace=args.force)
             lines.append(f"proof of possession for issuer {request[1].hex()} -> {args.proof_out}")
         else:
             lines.append(proof.encode().decode("ascii").rstrip())
@@ -349,6 +354,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    refuse_existing(args.png, args.svg, force=args.force)  # then each renewal replaces the code written before
     wallet = _open(args)
     entry_id = wallet.find(args.entry)
     clock = _clock(args.now)
@@ -372,7 +378,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         if args.json:
             print(json_text(_frame_json(entry_id, frame)))
         else:
-            print(qr.render_terminal(frame.text, invert=args.invert))
+            print(qr.render_terminal(frame.text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER, invert=args.invert))
             print(_status_line(entry, shows, frame, clock()))
         return EXIT_VALID
     return _redraw(args, entry, shows, code.current, clock)
@@ -402,7 +408,9 @@ def _redraw(
                 if args.json:
                     out.write(json_text(_frame_json(entry.entry_id, frame)) + "\n")
                 else:
-                    drawing = qr.render_terminal(frame.text, invert=args.invert)
+                    drawing = qr.render_terminal(
+                        frame.text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER, invert=args.invert
+                    )
             if not args.json:
                 status = _status_line(entry, shows, frame, now)
                 out.write((_CLEAR if renewed else _HOME) + drawing + "\n" + status + _CLEAR_LINE + "\n" + _CLEAR_BELOW)
@@ -438,7 +446,7 @@ def _frame_json(entry_id: str, frame: Frame) -> dict[str, Any]:
         "entry": entry_id,
         "text": frame.text,
         "characters": len(frame.text),
-        "qr_version": qr.qr_version(frame.text),
+        "qr_version": qr.qr_version(frame.text, ecc=qr.SCREEN_ECC),
         "presented_at": iso_time(frame.presented_at),
         "expires_at": iso_time(frame.expires_at),
         "refresh_at": iso_time(frame.refresh_at),
@@ -448,9 +456,10 @@ def _frame_json(entry_id: str, frame: Frame) -> dict[str, Any]:
 
 def _write_images(args: argparse.Namespace, frame: Frame) -> None:
     if args.png is not None:
-        write_file(args.png, qr.render_png(frame.text))
+        write_file(args.png, qr.render_png(frame.text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER), replace=True)
     if args.svg is not None:
-        write_file(args.svg, qr.render_svg(frame.text).encode("utf-8"))
+        svg = qr.render_svg(frame.text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER)
+        write_file(args.svg, svg.encode("utf-8"), replace=True)
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
@@ -460,7 +469,10 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("removing deletes the credential and its holder key: confirm with --yes")
-        answer = input(f"Remove {entry.credential_type} {entry_id} and its holder key for good? [y/N] ")
+        try:
+            answer = input(f"Remove {entry.credential_type} {entry_id} and its holder key for good? [y/N] ")
+        except EOFError:  # Ctrl-D: no answer is no
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             print("kept", file=sys.stderr)
             return EXIT_USAGE
@@ -472,15 +484,14 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     kdf = _kdf(args)
     wallet = _open(args)
-    if not args.force and args.out.exists():
-        raise UsageError(f"{args.out} exists: refusing to overwrite it (use --force)")
+    refuse_existing(args.out, force=args.force)
     backup_passphrase = read_secret(
         args.backup_passphrase_env, "--backup-passphrase-env", "Backup passphrase: ", confirm=True
     )
     if not backup_passphrase:
         raise UsageError("the backup passphrase must not be empty")
     data = wallet.export_backup(backup_passphrase, kdf=kdf)
-    write_file(args.out, data, mode=PRIVATE)
+    write_file(args.out, data, mode=PRIVATE, replace=args.force)
     emit(
         args,
         {"out": str(args.out), "entries": len(wallet), "bytes": len(data)},

@@ -6,10 +6,12 @@ that receives a photo, a screenshot or a camera frame verifies it here.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from econsent._wire import PREFIX
-from econsent.errors import ErrorCode, ImageRefusedError, QRError, VerificationError
+from econsent.errors import ErrorCode, ImageRefusedError, InputFileError, QRError, VerificationError
 
 from .scanner import DEFAULT_DEADLINE, scan
 
@@ -39,8 +41,13 @@ def verify_image(
     :class:`~econsent.errors.VerificationError`: ``NO_QR_CODE`` when no code is read or the image is
     refused (the detail says why, a refusal's reason first), otherwise whatever verifying the text
     raises. A missing decoder is a setup problem, not a rejection: it raises
-    :class:`~econsent.errors.MissingDependencyError`.
+    :class:`~econsent.errors.MissingDependencyError`; so is a path that does not exist or is not a
+    regular file (a folder): :class:`~econsent.errors.InputFileError`, never a verdict.
     """
+    if isinstance(image, str | os.PathLike):
+        path = Path(image)
+        if not path.is_file():
+            raise InputFileError(f"{path}: " + ("not a file" if os.path.lexists(path) else "no such file"))
     try:
         texts = scan(image, deadline=deadline)
     except ImageRefusedError as exc:
