@@ -17,12 +17,19 @@ the id ``4**l + x``: the root is 1, level 1 is 4..7, level 2 is 16..31, level 3 
 Both covers are a function of the present and disclosed sets, so there is exactly one valid encoding of
 any disclosure, and a verifier insists on it. Sets of leaves are handled as bit masks (bit ``i`` is
 claim ``i``).
+
+The node ids make a node's children ``4n .. 4n + 3``. The issuer's and verifier's steps run a *root
+plan*: which seeds to split, which leaves to hash and which nodes to merge, worked out once per tree
+shape (claim count, present claims, the covers' node ids; never a value) and kept in a bounded cache.
+:func:`node_hash` and :func:`leaf_salts` are the same computation written out node by node.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "ARITY",
@@ -198,9 +205,8 @@ def node_hash(
 
 def commit(claim_count: int, present: int, seed: bytes, value_bytes: Mapping[int, bytes]) -> bytes:
     """The issuer's step: the root hash over the ``present`` claims' encoded values, salted from ``seed``."""
-    depth = tree_depth(claim_count)
-    salts = leaf_salts(depth, {ROOT: seed}, present)
-    return node_hash(depth, ROOT, present, salts, value_bytes.__getitem__, {})
+    plan = _root_plan(claim_count, present, (ROOT,), ())
+    return _run(plan, {ROOT: seed}, {}, [value_bytes[leaf] for leaf in bits(present)])
 
 
 def disclose(
@@ -228,8 +234,15 @@ def check_disclosure(claim_count: int, present: int, seeds: Iterable[int], nodes
     claim values it carries. Raises ``ValueError`` saying what is wrong: a node the tree does not have, a
     value count that does not match, or covers that are not the canonical ones.
     """
+    return _checked_shape(claim_count, present, tuple(seeds), tuple(nodes), values)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_shape(
+    claim_count: int, present: int, seed_ids: tuple[int, ...], node_ids: tuple[int, ...], values: int
+) -> int:
+    """:func:`check_disclosure` for one shape, remembered (a shape is a few integers; a refusal is not kept)."""
     depth = tree_depth(claim_count)
-    seed_ids = list(seeds)
     disclosed = 0
     for node in seed_ids:
         mask = leaf_mask(node, depth)
@@ -237,11 +250,11 @@ def check_disclosure(claim_count: int, present: int, seeds: Iterable[int], nodes
             raise ValueError(f"seed for node {node}, which this tree does not have")
         disclosed |= mask
     disclosed &= present
-    if len(bits(disclosed)) != values:
+    if disclosed.bit_count() != values:
         raise ValueError("the number of claim values does not match the seeds")
-    if seed_ids != open_cover(depth, present, disclosed):
+    if list(seed_ids) != open_cover(depth, present, disclosed):
         raise ValueError("disclosure seeds are not the canonical cover")
-    if list(nodes) != closed_cover(depth, present, disclosed):
+    if list(node_ids) != closed_cover(depth, present, disclosed):
         raise ValueError("withheld-claim hashes are not the canonical cover")
     return disclosed
 
@@ -249,15 +262,92 @@ def check_disclosure(claim_count: int, present: int, seeds: Iterable[int], nodes
 def rebuild_root(
     claim_count: int,
     present: int,
-    disclosed: int,
     seeds: Mapping[int, bytes],
     nodes: Mapping[int, bytes],
-    value_bytes: Mapping[int, bytes],
+    values: Sequence[bytes],
 ) -> bytes:
     """The verifier's last step: the root hash from the disclosed claims and the withheld subtrees' hashes.
 
-    Call it after :func:`check_disclosure`; the issuer's signature over the result is what proves the claims.
+    ``values`` are the disclosed claims' encoded values, ascending by claim. Call it after
+    :func:`check_disclosure`; the issuer's signature over the result is what proves the claims.
     """
+    plan = _root_plan(claim_count, present, tuple(seeds), tuple(nodes))
+    if len(values) != len(plan.leaves):
+        raise ValueError("the number of claim values does not match the seeds")
+    return _run(plan, seeds, nodes, values)
+
+
+@dataclass(frozen=True, slots=True)
+class _RootPlan:
+    """The work that turns seeds, known subtree hashes and claim values into the root, for one tree shape."""
+
+    splits: tuple[int, ...]  # nodes whose seed is split into their children's, parents first
+    leaves: tuple[tuple[int, bytes], ...]  # (leaf node, its claim index byte) of each salted leaf, ascending
+    merges: tuple[int, ...]  # inner nodes to hash from their four children, children first
+    empty: Mapping[int, bytes]  # hashes of the needed nodes with no present claim below
+
+
+@functools.lru_cache(maxsize=256)
+def _root_plan(claim_count: int, present: int, seed_ids: tuple[int, ...], known_ids: tuple[int, ...]) -> _RootPlan:
+    """The plan for one shape: the same walk as :func:`leaf_salts` and :func:`node_hash`, with no hashing."""
     depth = tree_depth(claim_count)
-    salts = leaf_salts(depth, seeds, disclosed)
-    return node_hash(depth, ROOT, present, salts, value_bytes.__getitem__, nodes)
+    first_leaf = ARITY**depth
+    splits: list[int] = []
+    salted = 0
+    for node in seed_ids:
+        frontier = [node]
+        while frontier:
+            below = [n for n in frontier if leaf_mask(n, depth) & present]
+            inner = [n for n in below if n < first_leaf]
+            salted |= sum(1 << (n - first_leaf) for n in below if n >= first_leaf)
+            splits += inner
+            frontier = [child for n in inner for child in range(ARITY * n, ARITY * n + ARITY)]
+    known = set(known_ids)
+    merges: list[int] = []
+    empty: dict[int, bytes] = {}
+
+    def visit(node: int, height: int) -> None:
+        if node in known:
+            return
+        if not leaf_mask(node, depth) & present:
+            empty[node] = _empty_hash(height)
+        elif height == 0:
+            if not salted >> (node - first_leaf) & 1:
+                raise ValueError("a present claim has neither a salt nor a known subtree hash")
+        else:
+            for child in range(ARITY * node, ARITY * node + ARITY):
+                visit(child, height - 1)
+            merges.append(node)
+
+    visit(ROOT, depth)
+    leaves = tuple((first_leaf + leaf, bytes((leaf,))) for leaf in bits(salted))
+    return _RootPlan(tuple(splits), leaves, tuple(merges), empty)
+
+
+@functools.cache
+def _empty_hash(height: int) -> bytes:
+    """The hash of a subtree of ``height`` with no present claim: absent leaves are zero bytes."""
+    if height == 0:
+        return _ABSENT
+    below = _empty_hash(height - 1)
+    return hashlib.sha256(_NODE_TAG + below * ARITY).digest()[:NODE_BYTES]
+
+
+def _run(plan: _RootPlan, seeds: Mapping[int, bytes], known: Mapping[int, bytes], values: Sequence[bytes]) -> bytes:
+    """Execute a root plan: split seeds down to the salts, hash the leaves, merge up to the root."""
+    sha256, sha512 = hashlib.sha256, hashlib.sha512
+    seed = dict(seeds)
+    for node in plan.splits:
+        block = sha512(_SEED_TAG + seed[node]).digest()
+        child = ARITY * node
+        seed[child], seed[child + 1], seed[child + 2], seed[child + 3] = (
+            block[0:16], block[16:32], block[32:48], block[48:64],
+        )  # fmt: skip
+    hashes = {**plan.empty, **known}
+    for (leaf, index), value in zip(plan.leaves, values, strict=True):
+        hashes[leaf] = sha256(_LEAF_TAG + seed[leaf] + index + value).digest()[:NODE_BYTES]
+    for node in plan.merges:
+        child = ARITY * node
+        data = _NODE_TAG + hashes[child] + hashes[child + 1] + hashes[child + 2] + hashes[child + 3]
+        hashes[node] = sha256(data).digest()[:NODE_BYTES]
+    return hashes[ROOT]

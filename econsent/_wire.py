@@ -12,6 +12,8 @@ accepted payload has exactly one encoding, and the raw bytes of any part can be 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,9 +130,19 @@ def _malformed(detail: str) -> VerificationError:
     return VerificationError(ErrorCode.MALFORMED, detail)
 
 
+class _Packers(threading.local):
+    """One reusable msgpack packer per thread (making one costs more than packing a claim; none is shared)."""
+
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(use_bin_type=True)
+
+
+_PACKERS = _Packers()
+
+
 def pack(value: Any) -> bytes:
     """Canonical msgpack bytes of a value (what every conforming encoder must produce)."""
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return _PACKERS.packer.pack(value)  # type: ignore[no-any-return]
 
 
 def text_from_payload(payload: bytes) -> str:
@@ -194,9 +206,24 @@ def encode_payload(
     ]
 
 
-def encode_credential(header: WireHeader, values: list[Any], seed: bytes, issuer_signature: bytes) -> bytes:
-    """A credential as issued: every present claim's value and the root seed, which opens the whole tree."""
-    return pack(encode_payload(header, values, {ROOT: seed}, {}, issuer_signature))
+def encode_credential(header_bytes: bytes, value_bytes: Sequence[bytes], seed: bytes, issuer_signature: bytes) -> bytes:
+    """A credential as issued: every present claim's value and the root seed, which opens the whole tree.
+
+    Takes the header and the values already packed (the issuer packed them to sign them): a msgpack array is
+    its length header followed by its elements' own bytes, so this is ``pack`` of the payload array.
+    """
+    packer = _PACKERS.packer
+    return b"".join(
+        (
+            packer.pack_array_header(5),
+            header_bytes,
+            packer.pack_array_header(len(value_bytes)),
+            *value_bytes,
+            packer.pack({ROOT: seed}),
+            packer.pack({}),
+            packer.pack(issuer_signature),
+        )
+    )
 
 
 def encode_presentation(
@@ -284,8 +311,7 @@ def decode_payload(data: bytes) -> WirePayload:
     values = obj[1]
     if not isinstance(values, list):
         raise _malformed("claim values must be an array")
-    for value in values:
-        _check_claim_shape(value)
+    _check_claim_shapes(values)
     seeds = _node_map(obj[2], "seeds")
     nodes = _node_map(obj[3], "nodes")
     issuer_signature = _bin(obj[4], "issuer signature", SIGNATURE_BYTES)
@@ -373,14 +399,17 @@ def _node_map(value: Any, name: str) -> dict[int, bytes]:
     return nodes
 
 
-def _check_claim_shape(value: Any, nested: bool = False) -> None:
-    if isinstance(value, str | bytes | bool | int):
-        return
-    if isinstance(value, list) and not nested:
-        for item in value:
-            _check_claim_shape(item, nested=True)
-        return
-    raise _malformed("a claim value must be text, bytes, an integer, a boolean or a flat list of these")
+_CLAIM_SCALARS = frozenset({str, bytes, bool, int})
+
+
+def _check_claim_shapes(values: list[Any]) -> None:
+    """Each claim value is a scalar or a flat list of scalars (the parser yields exact types, never subclasses)."""
+    scalars = _CLAIM_SCALARS
+    for value in values:
+        kind = type(value)
+        if kind in scalars or (kind is list and all(type(item) in scalars for item in value)):
+            continue
+        raise _malformed("a claim value must be text, bytes, an integer, a boolean or a flat list of these")
 
 
 def _proof(fields: list[Any], data: bytes) -> WireProof:

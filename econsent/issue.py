@@ -142,11 +142,10 @@ class Issuer:
         )
         header_bytes = pack(header.to_wire())
         seed = self._random(_disclosure.SEED_BYTES)
-        claim_bytes = {index: pack(value) for index, value in wire_claims.items()}
+        claim_bytes = {index: pack(value) for index, value in sorted(wire_claims.items())}
         root = _disclosure.commit(len(ctype.claims), present, seed, claim_bytes)
         signature = sign_credential(self._signer, header_bytes, root)
-        values = [wire_claims[index] for index in sorted(wire_claims)]
-        encoded = encode_credential(header, values, seed, signature)
+        encoded = encode_credential(header_bytes, list(claim_bytes.values()), seed, signature)
         if len(encoded) > MAX_PAYLOAD_BYTES:
             raise IssueError(
                 f"the credential takes {len(encoded)} bytes; a QR payload holds at most {MAX_PAYLOAD_BYTES}"

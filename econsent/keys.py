@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
-    encode_dss_signature,
 )
 
 from .errors import KeyLoadError, SignerError
@@ -45,6 +44,10 @@ __all__ = [
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_ORDER_BYTES = _P256_ORDER.to_bytes(32, "big")
+_ZERO_SCALAR = bytes(32)
+_P256 = ec.SECP256R1()
+_ES256 = ec.ECDSA(hashes.SHA256())  # immutable: one object serves every signature and verification
 _MAX_PEM_BYTES = 64 * 1024
 
 
@@ -127,7 +130,7 @@ class PublicKey:
                     raise ValueError("a P-256 public key must be a 33-byte compressed point")
                 if raw[0] not in (2, 3):
                     raise ValueError("a P-256 public key must be a compressed point")
-                key: _PublicObject = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+                key: _PublicObject = ec.EllipticCurvePublicKey.from_encoded_point(_P256, raw)
             elif len(raw) != 32:
                 raise ValueError("an Ed25519 public key must be 32 bytes")
             else:
@@ -223,11 +226,10 @@ class PublicKey:
             return False
         try:
             if isinstance(self._key, ec.EllipticCurvePublicKey):
-                r = int.from_bytes(signature[:32], "big")
-                s = int.from_bytes(signature[32:], "big")
-                if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+                der = _der_from_raw(signature)
+                if der is None:
                     return False
-                self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+                self._key.verify(der, data, _ES256)
             else:
                 self._key.verify(signature, data)
         except InvalidSignature:
@@ -310,11 +312,28 @@ class SigningKey:
 
     def sign(self, data: bytes) -> bytes:
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            return raw_signature_from_der(self._key.sign(data, ec.ECDSA(hashes.SHA256())))
+            return raw_signature_from_der(self._key.sign(data, _ES256))
         return self._key.sign(data)
 
     def __repr__(self) -> str:
         return f"SigningKey({self.algorithm.value}, kid={self._public.kid.hex()})"
+
+
+def _der_from_raw(signature: bytes) -> bytes | None:
+    """The DER form of a raw 64-byte ES256 signature, or None when r or s is not in 1 .. n - 1.
+
+    Byte strings of equal length compare as big-endian numbers, so the range check needs no integers; DER
+    wants each number in its fewest bytes, with a zero byte in front when the top bit is set.
+    """
+    r, s = signature[:32], signature[32:]
+    if not (_ZERO_SCALAR < r < _P256_ORDER_BYTES and _ZERO_SCALAR < s < _P256_ORDER_BYTES):
+        return None
+    r, s = r.lstrip(b"\x00"), s.lstrip(b"\x00")
+    if r[0] & 0x80:
+        r = b"\x00" + r
+    if s[0] & 0x80:
+        s = b"\x00" + s
+    return b"\x30" + bytes((len(r) + len(s) + 4, 2, len(r))) + r + bytes((2, len(s))) + s
 
 
 def raw_signature_from_der(der: bytes) -> bytes:

@@ -153,13 +153,7 @@ class ClaimSpec:
         Lists come back as tuples and byte strings as ``bytes``. Raises SchemaError.
         """
         try:
-            if self.kind.is_list:
-                if not isinstance(value, list | tuple) or len(value) > MAX_LIST_ITEMS:
-                    raise SchemaError(f"must be a list of at most {MAX_LIST_ITEMS} {self.kind.item_kind.value} items")
-                encode = _ENCODERS[self.kind.item_kind]
-                pairs = [encode(item) for item in value]
-                return [wire for wire, _ in pairs], tuple(item for _, item in pairs)
-            return _ENCODERS[self.kind](value)
+            return _WIRE_ENCODERS[self.kind](value)
         except SchemaError as exc:
             raise SchemaError(f"claim {self.name!r} {exc.detail}") from None
 
@@ -220,7 +214,28 @@ _ENCODERS: dict[ClaimKind, Callable[[object], tuple[Any, Any]]] = {
 }
 
 
+def _list_encoder(item: Callable[[object], tuple[Any, Any]], kind: ClaimKind) -> Callable[[object], tuple[Any, Any]]:
+    def encode(value: object) -> tuple[WireValue, ClaimValue]:
+        if not isinstance(value, list | tuple) or len(value) > MAX_LIST_ITEMS:
+            raise SchemaError(f"must be a list of at most {MAX_LIST_ITEMS} {kind.value} items")
+        pairs = [item(one) for one in value]
+        return [wire for wire, _ in pairs], tuple(checked for _, checked in pairs)
+
+    return encode
+
+
+# Every kind's encoder, lists included, looked up once per claim (the kind's properties are not free).
+_WIRE_ENCODERS: dict[ClaimKind, Callable[[object], tuple[Any, Any]]] = {
+    kind: _ENCODERS[kind] if not kind.is_list else _list_encoder(_ENCODERS[kind.item_kind], kind.item_kind)
+    for kind in ClaimKind
+}
+
+
 def _text_from_wire(wire: object) -> str:
+    if type(wire) is str and wire.isascii():  # the common case: one byte a character, nothing to re-check
+        if len(wire) > MAX_TEXT_BYTES:
+            raise SchemaError(f"text is longer than {MAX_TEXT_BYTES} bytes")
+        return wire
     text = decode_text(wire)
     wire_bytes = len(wire) if isinstance(wire, bytes) else len(text.encode("utf-8"))
     if wire_bytes > MAX_TEXT_BYTES:
@@ -291,6 +306,9 @@ class CredentialType:
     profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     label_zh: str = ""
     label_en: str = ""
+    _decoders: tuple[tuple[str, Callable[[object], ClaimValue]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.type_id <= 0xFFFF:
@@ -305,6 +323,22 @@ class CredentialType:
             if unknown or not members:
                 raise SchemaError(f"profile {profile!r} of {self.name!r} names unknown claims {sorted(unknown)}")
         object.__setattr__(self, "profiles", MappingProxyType({k: tuple(v) for k, v in self.profiles.items()}))
+        object.__setattr__(self, "_decoders", tuple((c.name, _DECODERS[c.kind]) for c in self.claims))
+
+    def claims_from_wire(self, indices: Iterable[int], values: Iterable[object]) -> dict[str, ClaimValue]:
+        """Decode the wire values of the claims at ``indices`` (ascending, one value each) to a name -> value map.
+
+        Each value is checked as :meth:`ClaimSpec.from_wire` checks it; raises SchemaError naming the claim.
+        """
+        decoders = self._decoders
+        claims: dict[str, ClaimValue] = {}
+        for index, wire in zip(indices, values, strict=True):
+            name, decode = decoders[index]
+            try:
+                claims[name] = decode(wire)
+            except SchemaError as exc:
+                raise SchemaError(f"claim {name!r} {exc.detail}") from None
+        return claims
 
     def index_of(self, claim_name: str) -> int:
         for index, spec in enumerate(self.claims):

@@ -346,12 +346,14 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
         raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
     indices = _disclosure.bits(disclosed)
     try:
-        claims = {ctype.claims[i].name: ctype.claims[i].from_wire(v) for i, v in zip(indices, wire.values, strict=True)}
+        claims = ctype.claims_from_wire(indices, wire.values)
     except SchemaError as exc:
         raise VerificationError(ErrorCode.MALFORMED, exc.detail) from exc
     withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
-    value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
-    root = _disclosure.rebuild_root(len(ctype.claims), present, disclosed, wire.seeds, wire.nodes, value_bytes)
+    try:
+        root = _disclosure.rebuild_root(len(ctype.claims), present, wire.seeds, wire.nodes, wire.value_bytes)
+    except ValueError as exc:  # cannot happen once the covers are canonical; never let it escape as ValueError
+        raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
     return claims, withheld, root
 
 
