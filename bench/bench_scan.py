@@ -12,8 +12,10 @@ seeds with --seed and the goals must still hold.
 
 Every frame goes through each decoder alone (one plain pass: zxing-cpp, zbar, and OpenCV's
 QRCodeDetector for reference when it is installed) and through the pipeline (econsent.qr.Scanner with
-its time budget). Times are wall-clock per frame, failures included, on one pinned core. The guidance
-section compares ECC levels and quiet zones at a fixed code size in the frame, as a phone shows it.
+its time budget). Times are wall-clock per frame, failures included, on one pinned core. Success is
+reported per module size and per band (3-4 and 4-8 px a module) against the goals. The guidance
+section compares ECC levels L/M/Q and quiet zones 1/2/4 at equal on-screen size (a fixed code side in
+the frame, as a phone shows it), the same scenes for every rendering, glare and moiré included.
 Compare timings only within one run: the machine is shared.
 """
 
@@ -51,8 +53,13 @@ _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 PX_PER_MODULE = (3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0)
 GOAL_MIN_PX = 4.0
-GOALS = {"success": 0.97, "median_ms": 5.0, "p95_ms": 30.0}
+#: Module-size bands (lowest px/module included, highest excluded) and the success each must reach.
+BANDS = {"3-4 px": ((3.0, 4.0), 0.95), "4-8 px": ((4.0, 8.5), 0.99)}
+#: The pipeline's median over every frame, as a multiple of one plain zxing-cpp pass's; and its p95.
+GOALS = {"median_ratio": 1.2, "p95_ms": 30.0}
 GUIDANCE_SIDES = (280, 340, 400)  # code side in the frame, quiet zone included, px: a phone at 3 distances
+GUIDANCE_ECC = ("L", "M", "Q")
+GUIDANCE_BORDERS = (1, 2, 4)
 
 
 @dataclass
@@ -270,13 +277,23 @@ def corpus_section(text: str, seeds: range, budget: float | None) -> dict[str, A
         print(f"\nPipeline misses at >= {GOAL_MIN_PX:g} px ({len(failures)}):")
         for line in failures:
             print(f"  {line}")
-    pipeline_all, pipeline_goal = summary["pipeline"]["all"], summary["pipeline"]["goal"]
+    bands = {band: {name: Tally() for name in names} for band in BANDS}
+    for px, tallies in per_px.items():
+        for band, ((low, high), _) in BANDS.items():
+            if low <= px < high:
+                for name in names:
+                    bands[band][name].merge(tallies[name])
+    band_rows = [[band, row["pipeline"].frames, *(row[name].cell() for name in names)] for band, row in bands.items()]
+    table("Success by module-size band (lowest px/module included)", ["band", "frames", *names], band_rows)
+    pipeline_all = summary["pipeline"]["all"]
+    plain_median = summary[f"{qr.DEFAULT_BACKENDS[0]} plain"]["all"].median()
+    ratio = pipeline_all.median() / plain_median
     false_reads = pipeline_all.false_reads + blanks["pipeline"].false_reads
     checks = [
-        (f"success on frames >= {GOAL_MIN_PX:g} px/module", f">= {GOALS['success']:.0%}", f"{pipeline_goal.rate:.1%}",
-         pipeline_goal.rate >= GOALS["success"]),
-        ("median decode, all frames", f"<= {GOALS['median_ms']:g} ms", f"{pipeline_all.median():.2f} ms",
-         pipeline_all.median() <= GOALS["median_ms"]),
+        *((f"success at {band}", f">= {goal:.0%}", f"{bands[band]['pipeline'].rate:.1%}",
+           bands[band]["pipeline"].rate >= goal) for band, (_, goal) in BANDS.items()),
+        (f"median, all frames, over one plain {qr.DEFAULT_BACKENDS[0]} pass's", f"<= {GOALS['median_ratio']:g}x",
+         f"{ratio:.2f}x ({pipeline_all.median():.2f} / {plain_median:.2f} ms)", ratio <= GOALS["median_ratio"]),
         ("95th percentile, all frames", f"<= {GOALS['p95_ms']:g} ms", f"{pipeline_all.p95():.2f} ms",
          pipeline_all.p95() <= GOALS["p95_ms"]),
         ("false reads (code and no-code frames)", "0", str(false_reads), false_reads == 0),
@@ -288,10 +305,15 @@ def corpus_section(text: str, seeds: range, budget: float | None) -> dict[str, A
 
 
 def guidance_section(text: str, seeds: range, budget: float | None) -> None:
-    """ECC level and quiet zone at a fixed code size in the frame: what a phone should render."""
+    """ECC level and quiet zone at equal on-screen size (a fixed code side in the frame): what a phone should render.
+
+    Every rendering sees the same scenes (pose, blur, glare, moiré, noise) at each side; only the
+    module count differs, so the module size in camera pixels is the side over the module count.
+    """
     scanner = qr.Scanner(budget_ms=budget)
-    variants = [(ecc, 4) for ecc in ("L", "M", "Q", "H")] + [("M", 2), ("L", 2)]
+    variants = [(ecc, border) for ecc in GUIDANCE_ECC for border in GUIDANCE_BORDERS]
     rows = []
+    totals: dict[tuple[str, int], Tally] = {}
     for ecc, border in variants:
         version = qr.qr_version(text, ecc=ecc)
         modules = 17 + 4 * version + 2 * border
@@ -310,12 +332,23 @@ def guidance_section(text: str, seeds: range, budget: float | None) -> None:
                 result = scanner.scan(np.asarray(image))
                 tally.add(result.texts, text, result.ms)
             cells.append(f"{px:.2f} px: {tally.rate:.1%}")
-        rows.append([f"{ecc}, quiet zone {border}", version, modules, *cells])
+            totals.setdefault((ecc, border), Tally()).merge(tally)
+        chosen = " (the screen default)" if (ecc, border) == (qr.SCREEN_ECC, qr.SCREEN_BORDER) else ""
+        total = totals[(ecc, border)]
+        rows.append([f"{ecc}, quiet zone {border}{chosen}", version, modules, *cells, f"{total.rate:.1%}",
+                     total.false_reads])  # fmt: skip
     table(
-        f"ECC level and quiet zone at a fixed code size (side in frame px, quiet zone included); "
+        f"ECC level and quiet zone at equal on-screen size (side in frame px, quiet zone included); "
         f"{len(seeds)} frames a cell, the same scenes for every row",
-        ["rendering", "QR version", "modules", *(f"side {side} px" for side in GUIDANCE_SIDES)],
+        ["rendering", "QR version", "modules", *(f"side {side} px" for side in GUIDANCE_SIDES), "all sides",
+         "false reads"],
         rows,
+    )  # fmt: skip
+    best = max(totals, key=lambda key: (totals[key].rate, -GUIDANCE_ECC.index(key[0])))
+    print(
+        f"\nBest at equal on-screen size: ECC {best[0]}, quiet zone {best[1]} ({totals[best].rate:.1%}); "
+        f"the screen default is ECC {qr.SCREEN_ECC}, quiet zone {qr.SCREEN_BORDER} "
+        f"({totals[(qr.SCREEN_ECC, qr.SCREEN_BORDER)].rate:.1%})"
     )
 
 
@@ -352,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"Reference licence, full presentation: {len(text)} characters, QR version {qr.qr_version(text)} at ECC M "
-        f"({17 + 4 * qr.qr_version(text)} modules + 4-module quiet zone)"
+        f"({17 + 4 * qr.qr_version(text)} modules + 4-module quiet zone; the corpus renders it so), "
+        f"{qr.qr_version(text, ecc=qr.SCREEN_ECC)} at the screen's ECC {qr.SCREEN_ECC}"
     )
     print(f"Seeds {seeds.start}..{seeds.stop - 1}; pipeline budget {args.budget_ms:g} ms; passes {qr.SCAN_PASSES}")
     print(f"Corpus ranges: {CORPUS_RANGES}")

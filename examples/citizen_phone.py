@@ -25,9 +25,11 @@ def main(folder: Path) -> None:
     for profile in (None, "driving-check"):
         text = present(credential, holder, now=now, lifetime=60, profile=profile)
         name = f"show-{profile or 'full'}.png"
-        (folder / name).write_bytes(qr.render_png(text))
-        print(f"{name}: {len(text)} characters, QR version {qr.qr_version(text)} at ECC M, valid 60 s")
-    print(qr.render_terminal(present(credential, holder, now=now, profile="name")))
+        (folder / name).write_bytes(qr.render_png(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER))
+        version = qr.qr_version(text, ecc=qr.SCREEN_ECC)
+        print(f"{name}: {len(text)} characters, QR version {version} at ECC {qr.SCREEN_ECC}, valid 60 s")
+    name_only = present(credential, holder, now=now, profile="name")
+    print(qr.render_terminal(name_only, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER))
 
 
 if __name__ == "__main__":

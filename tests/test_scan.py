@@ -8,8 +8,12 @@ asserted: the time budget is tested with an injected clock.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import itertools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +29,8 @@ from camera import (
 )
 from PIL import Image
 
-from econsent import qr
+from econsent import Issuer, qr
+from econsent.cli import main
 from econsent.errors import QRError
 
 TEXT = presentation_text(348, seed=0, digits=True)  # the size of a full presentation: QR version 14 at ECC M
@@ -218,3 +223,21 @@ def test_screen_rendering_uses_the_measured_defaults() -> None:
     assert qr.qr_version(TEXT, ecc="L") < qr.qr_version(TEXT, ecc="M")  # fewer, larger modules on the same screen
     with pytest.raises(QRError, match="needs at least"):
         qr.render_for_screen(TEXT, width_px=60)
+
+
+def test_present_draws_the_phone_code_with_the_screen_defaults(
+    tmp_path: Path, make_issuer: Callable[..., Issuer], licence_claims: Mapping[str, Any], now: dt.datetime
+) -> None:
+    # A bearer credential: `present` shows it without a holder key. The PNG is 8 px a module.
+    credential = make_issuer().issue(
+        "driving-licence", licence_claims, holder_key=None, now=now, serial=7,
+        valid_from=now - dt.timedelta(days=1), valid_until=now + dt.timedelta(days=365),
+    )  # fmt: skip
+    (tmp_path / "licence.ecc").write_bytes(credential.encoded)
+    png = tmp_path / "code.png"
+    assert main(["present", "-c", str(tmp_path / "licence.ecc"), "--png", str(png), "--now", now.isoformat()]) == 0
+    text = qr.scan(png)[0]
+    side = 17 + 4 * qr.qr_version(text, ecc=qr.SCREEN_ECC) + 2 * qr.SCREEN_BORDER
+    with Image.open(png) as image:
+        assert image.size == (8 * side, 8 * side)
+    assert qr.render_png(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER) == png.read_bytes()
