@@ -20,7 +20,7 @@ __all__ = ["PRIVATE", "PUBLISHED", "write_atomic"]
 
 #: Secrets and personal data: keys, wallets, backups, credentials, QR codes, verdict cards.
 PRIVATE = 0o600
-#: Files meant to be handed out: signed trust lists, status lists, public keys, trust stores.
+#: Files meant to be handed out: signed trust lists, status lists, public keys.
 PUBLISHED = 0o644
 
 

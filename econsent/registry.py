@@ -173,11 +173,13 @@ class IssuerRegistry:
             issuer_ref = _default_ref(issuer_ref, keys)
             _check_new(issuer_ref, DEFAULT_LIST_SIZE if list_size is None else list_size, keys)
             try:
-                os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
             except FileExistsError:
                 pass  # another process is creating it: the schema is made under the write lock, once
             except OSError as exc:
                 raise RegistryError(RegistryErrorCode.STORAGE, f"cannot create {file}: {exc.strerror}") from exc
+        if file.is_symlink():  # sqlite would follow it, and create the file and its journals elsewhere
+            raise RegistryError(RegistryErrorCode.STORAGE, f"{file} is a symbolic link: give the registry file itself")
         try:
             db = sqlite3.connect(file, isolation_level=None)
         except sqlite3.Error as exc:

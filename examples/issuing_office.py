@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,12 +24,20 @@ from econsent import Issuer, IssuerName, PublicKey, SigningKey, TrustedKey, Trus
 REFERENCE = Path(__file__).parent / "data" / "driving-licence.json"
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret or personal file readable by its owner only (0600 whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+
+
 def main(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
 
     issuer_key = SigningKey.generate("ES256")
-    (folder / "issuer.pem").write_bytes(issuer_key.to_pem())
+    write_private(folder / "issuer.pem", issuer_key.to_pem())  # a real office keeps it in an HSM
 
     document = json.loads(REFERENCE.read_text(encoding="utf-8"))
     trust = TrustStore(
@@ -47,7 +56,7 @@ def main(folder: Path) -> None:
     holder_private, holder_public = folder / "holder.pem", folder / "holder.pub.pem"
     if not holder_private.exists():  # the citizen's phone makes its key; here it is made for the demo
         phone_key = SigningKey.generate("ES256")
-        holder_private.write_bytes(phone_key.to_pem())
+        write_private(holder_private, phone_key.to_pem())
         holder_public.write_bytes(phone_key.public_key.to_pem())
 
     issuer = Issuer(issuer_key)
@@ -69,7 +78,7 @@ def main(folder: Path) -> None:
         now=now,
         derive=["age_over_18"],
     )
-    (folder / "licence.ecc").write_bytes(credential.encoded)
+    write_private(folder / "licence.ecc", credential.encoded)  # personal data: the holder's only
     print(f"issued {credential!r}: {len(credential.encoded)} bytes -> {folder / 'licence.ecc'}")
     print(f"published issuer key {issuer_key.public_key.kid.hex()} in {folder / 'trust.json'}")
 

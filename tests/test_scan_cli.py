@@ -1,6 +1,6 @@
 """``econsent scan``: stdin lines, image files, folders and a camera, with debounce, replay and PNG cards.
 
-The command is driven through its real argparse registration (``_cli_scan.register``) and handler, with
+The command is driven through its real argparse registration (``econsent.cli.scan.register``) and handler, with
 in-memory streams and an injected clock; the camera is a stand-in ``cv2`` module that plays frames.
 """
 

@@ -364,7 +364,7 @@ def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[
     """
     try:
         document = json.loads(read_bytes(args.claims).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UsageError(f"{args.claims} is not a JSON file: {exc}") from exc
     if not isinstance(document, dict):
         raise UsageError(f"{args.claims} must hold a JSON object")
@@ -374,6 +374,9 @@ def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[
     valid_until = args.valid_until or (document.get("valid_until") if nested else None)
     if not type_name or not valid_from or not valid_until:
         raise UsageError("give --type, --valid-from and --valid-until (or put them in the claims file)")
+    for name, value in (("credential_type", type_name), ("valid_from", valid_from), ("valid_until", valid_until)):
+        if not isinstance(value, str):
+            raise UsageError(f"{args.claims}: {name} must be a string")
     ctype = BUILTIN_TYPES.by_name(type_name)
     if ctype is None:
         raise UsageError(f"unknown credential type {type_name!r} (see `econsent types`)")

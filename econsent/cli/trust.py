@@ -110,7 +110,7 @@ def _add(args: argparse.Namespace) -> int:
     elif args.jwks is not None:
         try:
             document = json.loads(read_bytes(args.jwks))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise UsageError(f"{args.jwks} is not JSON: {exc}") from exc
         keys = public_keys_from_jwks(document)
     else:

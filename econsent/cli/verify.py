@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from .. import card, qr
 from .._terminal import json_text
-from .._wire import MAX_TIME, PREFIX
+from .._wire import MAX_TEXT_CHARS, MAX_TIME, PREFIX
 from ..errors import EXIT_REJECTED, EXIT_VALID, ErrorCode, InputFileError, VerificationError
 from ..keys import PublicKey
 from ..model import Verdict
@@ -226,8 +226,18 @@ def _formats_not_set_up(args: argparse.Namespace) -> list[CodeFormat]:
 
 
 def stdin_codes(stream: TextIO) -> Iterator[tuple[int, str]]:
-    """The codes a keyboard-wedge scanner types: (line number, text) for each line that is not blank."""
-    for number, line in enumerate(stream, start=1):
+    """The codes a keyboard-wedge scanner types: (line number, text) for each line that is not blank.
+
+    A line is read at most one character past the longest code (the rest of a longer line is read and
+    dropped in pieces of that size), so an endless line costs bounded memory and is refused as TOO_LARGE.
+    """
+    limit = MAX_TEXT_CHARS + 3  # a code, a CR LF, and one character more
+    number = 0
+    while line := stream.readline(limit):
+        number += 1
+        if len(line) == limit and not line.endswith("\n"):
+            while (rest := stream.readline(limit)) and not rest.endswith("\n"):
+                pass
         text = line.rstrip("\r\n")
         if text.strip():
             yield number, text

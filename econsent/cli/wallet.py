@@ -247,15 +247,21 @@ def _issuer_text(entry: WalletEntry) -> str:
     return str(entry.issuer) if entry.issuer is not None else f"key {entry.issuer_kid}"
 
 
+def _new_passphrase(variable: str | None, option: str) -> str:
+    """A new wallet passphrase: from the environment variable, or typed twice; never empty."""
+    passphrase = read_secret(variable, option, "New wallet passphrase: ", confirm=True)
+    if not passphrase:
+        raise UsageError("the passphrase must not be empty")
+    return passphrase
+
+
 # --- commands ------------------------------------------------------------------------------------
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
     path = _wallet_path(args)
     kdf = _kdf(args)
-    passphrase = read_secret(args.passphrase_env, "--passphrase-env", "New wallet passphrase: ", confirm=True)
-    if not passphrase:
-        raise UsageError("the passphrase must not be empty")
+    passphrase = _new_passphrase(args.passphrase_env, "--passphrase-env")
     wallet = Wallet.create(
         FileStorage(path, lock_timeout=args.lock_timeout), passphrase, key_mode=args.key_mode, kdf=kdf
     )
@@ -516,9 +522,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_change_passphrase(args: argparse.Namespace) -> int:
     kdf = _kdf(args)
     wallet = _open(args)
-    new = read_secret(args.new_passphrase_env, "--new-passphrase-env", "New wallet passphrase: ", confirm=True)
-    if not new:
-        raise UsageError("the passphrase must not be empty")
+    new = _new_passphrase(args.new_passphrase_env, "--new-passphrase-env")
     wallet.change_passphrase(new, kdf=kdf)
     emit(args, {"wallet": str(_wallet_path(args)), "changed": True}, ["passphrase changed"])
     return EXIT_VALID

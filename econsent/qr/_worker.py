@@ -110,7 +110,10 @@ class _Worker:
             )
         except OSError as exc:
             raise QRError(f"cannot start a scan worker: {exc}") from exc
-        ready = self._receive(time.monotonic() + _WORKER_START_SECONDS)
+        try:
+            ready = self._receive(time.monotonic() + _WORKER_START_SECONDS)
+        except TimeoutError:
+            ready = None
         if ready is None or not ready.get("ready"):
             self.close()
             raise QRError("the scan worker did not start")

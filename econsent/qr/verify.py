@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from econsent._wire import PREFIX
 from econsent.errors import ErrorCode, ImageRefusedError, InputFileError, QRError, VerificationError
 
-from .scanner import DEFAULT_DEADLINE, scan
+from .scanner import DEFAULT_DEADLINE, Scanner
 
 if TYPE_CHECKING:
     from econsent.model import Instant, Verdict
@@ -44,12 +44,15 @@ def verify_image(
     :class:`~econsent.errors.MissingDependencyError`; so is a path that does not exist or is not a
     regular file (a folder): :class:`~econsent.errors.InputFileError`, never a verdict.
     """
+    scanner = Scanner(
+        budget_ms=None, deadline=deadline
+    )  # a bad deadline is the caller's mistake (QRError), not a verdict
     if isinstance(image, str | os.PathLike):
         path = Path(image)
         if not path.is_file():
             raise InputFileError(f"{path}: " + ("not a file" if os.path.lexists(path) else "no such file"))
     try:
-        texts = scan(image, deadline=deadline)
+        texts = list(scanner.scan(image).texts)
     except ImageRefusedError as exc:
         raise VerificationError(ErrorCode.NO_QR_CODE, f"{exc.code.value}: {exc.detail}") from exc
     except QRError as exc:

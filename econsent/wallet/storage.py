@@ -171,7 +171,7 @@ class FileStorage:
         import fcntl
 
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise StorageError(f"cannot open the lock file: {exc.strerror or exc}", source=str(self.path)) from exc
         deadline = time.monotonic() + max(self.lock_timeout, 0)
