@@ -185,6 +185,9 @@ class _Interrupted(io.StringIO):
     def __iter__(self) -> _Interrupted:
         raise KeyboardInterrupt
 
+    def readline(self, size: int | None = -1, /) -> str:
+        raise KeyboardInterrupt
+
     def isatty(self) -> bool:
         return True
 
