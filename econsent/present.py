@@ -32,7 +32,7 @@ from .keys import Algorithm, Signer
 from .model import Credential, Instant, StatusReference, from_unix, to_unix
 from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
 
-__all__ = ["DEFAULT_LIFETIME", "present", "read_credential_unverified"]
+__all__ = ["DEFAULT_LIFETIME", "check_request", "present", "read_credential_unverified"]
 
 DEFAULT_LIFETIME = 60
 
@@ -90,7 +90,10 @@ def present(
     wire, ctype = _parse(credential.encoded, types)
     if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT]:
         raise CredentialError("present() needs the credential as issued, not a presentation")
-    disclosed = sum(1 << i for i in _disclosed_indices(ctype, credential, disclose, profile))
+    shown = check_request(
+        credential, ctype, disclose=disclose, profile=profile, lifetime=lifetime, nonce=nonce, audience=audience
+    )
+    disclosed = sum(1 << i for i in shown)
     present_mask = wire.header.present
     indices = _disclosure.bits(present_mask)
     value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
@@ -100,14 +103,13 @@ def present(
     values = [value for index, value in zip(indices, wire.values, strict=True) if disclosed >> index & 1]
     parts = (wire.header, values, seeds, nodes, wire.issuer_signature)
     if credential.is_bearer:
-        if holder is not None or nonce is not None or audience is not None:
+        if holder is not None:
             raise CredentialError("a bearer credential has no holder key: it takes no signer, nonce or audience")
         return text_from_payload(_fitting(encode_presentation(*parts)))
     if holder is None:
         raise CredentialError("this credential is bound to a holder key: give the holder's signer")
     if holder.public_key.raw != credential.holder_key:
         raise CredentialError("the signer's key is not the holder key this credential was issued to")
-    _check_request(lifetime, nonce, audience)
     unsigned = _fitting(encode_presentation(*parts, holder=(to_unix(now), lifetime, nonce, audience)))
     signature = sign_presentation(holder, holder_signed_bytes(unsigned))
     return text_from_payload(with_holder_signature(unsigned, signature))
@@ -132,6 +134,28 @@ def _parse(data: bytes, types: TypeRegistry) -> tuple[WirePayload, CredentialTyp
     if ctype is None:
         raise CredentialError(f"unknown credential type id {wire.header.type_id}: pass its definition in types=")
     return wire, ctype
+
+
+def check_request(
+    credential: Credential,
+    ctype: CredentialType,
+    *,
+    disclose: Iterable[str] | None,
+    profile: str | None,
+    lifetime: int,
+    nonce: bytes | None,
+    audience: str | None,
+) -> set[int]:
+    """The indices of the claims to show, once everything :func:`present` checks about the request itself
+    holds: the choice of claims, and the lifetime, nonce and audience (which a bearer credential cannot
+    take). A wallet calls it to refuse a bad request before its first code, not at the first frame."""
+    shown = _disclosed_indices(ctype, credential, disclose, profile)
+    if credential.is_bearer:
+        if nonce is not None or audience is not None:
+            raise CredentialError("a bearer credential has no holder key: it takes no signer, nonce or audience")
+    else:
+        _check_request(lifetime, nonce, audience)
+    return shown
 
 
 def _disclosed_indices(

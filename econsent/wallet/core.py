@@ -46,7 +46,7 @@ from ..errors import (
 from ..keys import Algorithm, PublicKey, Signer, SigningKey
 from ..model import Credential, Instant, IssuerName, from_unix, to_unix
 from ..possession import PossessionProof, prove_possession
-from ..present import DEFAULT_LIFETIME, _check_request, _disclosed_indices, present, read_credential_unverified
+from ..present import DEFAULT_LIFETIME, check_request, present, read_credential_unverified
 from ..schema import BUILTIN_TYPES, TypeRegistry
 from ..trust import TrustStore
 from .codes import DEFAULT_REFRESH_BEFORE, RotatingCode
@@ -646,12 +646,9 @@ class Wallet:
         ctype = self._types.by_name(credential.credential_type)
         assert ctype is not None  # the credential parsed with these types
         shown = None if disclose is None else tuple(disclose)
-        _disclosed_indices(ctype, credential, shown, profile)
-        if credential.is_bearer:
-            if nonce is not None or audience is not None:
-                raise CredentialError("a bearer credential has no holder key: it takes no nonce or audience")
-        else:
-            _check_request(lifetime, nonce, audience)
+        check_request(
+            credential, ctype, disclose=shown, profile=profile, lifetime=lifetime, nonce=nonce, audience=audience
+        )
         if (
             isinstance(refresh_before, bool)
             or not isinstance(refresh_before, int)
