@@ -14,6 +14,12 @@ the id ``4**l + x``: the root is 1, level 1 is 4..7, level 2 is 16..31, level 3 
   all disclosed) and the hashes of the *closed cover* (the maximal subtrees whose present leaves are all
   withheld). The disclosed claims are the present leaves under the open cover, in ascending order.
 
+Hash suite (SPEC 5.4): the above is the SHA-2 suite. A credential whose issuer key is SM2 uses the SM3
+suite instead: SM3 in place of SHA-256 for leaves and nodes, and ``SM3(SEED_TAG || seed || 0x00) ||
+SM3(SEED_TAG || seed || 0x01)`` in place of ``SHA-512(SEED_TAG || seed)`` for the children's seeds. Every
+function takes the suite from its caller, who took it from the issuer key (the trust store's, for a
+verifier); nothing here guesses it from the bytes.
+
 Both covers are a function of the present and disclosed sets, so there is exactly one valid encoding of
 any disclosure, and a verifier insists on it. Sets of leaves are handled as bit masks (bit ``i`` is
 claim ``i``).
@@ -30,6 +36,9 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from .keys import HashSuite, sm3
 
 __all__ = [
     "ARITY",
@@ -58,6 +67,42 @@ _ABSENT = bytes(NODE_BYTES)
 _SEED_TAG = b"econsent/v1 seed\x00"
 _LEAF_TAG = b"econsent/v1 leaf\x00"
 _NODE_TAG = b"econsent/v1 node\x00"
+
+
+class _Digest(Protocol):
+    def digest(self) -> bytes: ...
+
+
+class _Sm3:
+    """SM3 in hashlib's shape (``SM3(data).digest()``), so both suites run through the same code."""
+
+    __slots__ = ("_digest",)
+
+    def __init__(self, data: bytes) -> None:
+        self._digest = sm3(data)
+
+    def digest(self) -> bytes:
+        return self._digest
+
+
+class _Sm3Expand:
+    """The SM3 suite's 64-byte seed expansion: ``SM3(data || 0x00) || SM3(data || 0x01)``."""
+
+    __slots__ = ("_digest",)
+
+    def __init__(self, data: bytes) -> None:
+        self._digest = sm3(data + b"\x00") + sm3(data + b"\x01")
+
+    def digest(self) -> bytes:
+        return self._digest
+
+
+_Hash = Callable[[bytes], _Digest]
+# Per suite: the tree hash (truncated to NODE_BYTES) and the 64-byte seed expansion.
+_SUITES: dict[HashSuite, tuple[_Hash, _Hash]] = {
+    HashSuite.SHA2: (hashlib.sha256, hashlib.sha512),
+    HashSuite.SM3: (_Sm3, _Sm3Expand),
+}
 
 
 def tree_depth(claim_count: int) -> int:
@@ -120,21 +165,23 @@ def closed_cover(depth: int, present: int, disclosed: int) -> list[int]:
     return _cover(depth, present & ~disclosed, disclosed)
 
 
-def _children_seeds(seed: bytes) -> list[bytes]:
-    block = hashlib.sha512(_SEED_TAG + seed).digest()
+def _children_seeds(seed: bytes, suite: HashSuite) -> list[bytes]:
+    block = _SUITES[suite][1](_SEED_TAG + seed).digest()
     return [block[0:16], block[16:32], block[32:48], block[48:64]]
 
 
-def node_seed(root_seed: bytes, node: int) -> bytes:
+def node_seed(root_seed: bytes, node: int, suite: HashSuite = HashSuite.SHA2) -> bytes:
     """The seed of ``node``, derived from the root seed along the path from the root."""
     level, index = _position(node)
     seed = root_seed
     for step in range(level - 1, -1, -1):
-        seed = _children_seeds(seed)[(index // ARITY**step) % ARITY]
+        seed = _children_seeds(seed, suite)[(index // ARITY**step) % ARITY]
     return seed
 
 
-def leaf_salts(depth: int, seeds: Mapping[int, bytes], present: int) -> dict[int, bytes]:
+def leaf_salts(
+    depth: int, seeds: Mapping[int, bytes], present: int, suite: HashSuite = HashSuite.SHA2
+) -> dict[int, bytes]:
     """Expand node seeds (node id -> seed) into the salts of the present leaves below them."""
     salts: dict[int, bytes] = {}
     for node, seed in seeds.items():
@@ -146,7 +193,7 @@ def leaf_salts(depth: int, seeds: Mapping[int, bytes], present: int) -> dict[int
                 ARITY * parent + j: child
                 for parent, parent_seed in frontier.items()
                 if (present >> (ARITY * parent * span)) & ((1 << (ARITY * span)) - 1)
-                for j, child in enumerate(_children_seeds(parent_seed))
+                for j, child in enumerate(_children_seeds(parent_seed, suite))
             }
         for leaf, salt in frontier.items():
             if present >> leaf & 1:
@@ -161,6 +208,7 @@ def node_hash(
     salts: Mapping[int, bytes],
     value_bytes: Callable[[int], bytes],
     known: Mapping[int, bytes],
+    suite: HashSuite = HashSuite.SHA2,
 ) -> bytes:
     """The hash of ``node`` from disclosed leaves (salt + value bytes) and already known subtree hashes.
 
@@ -172,13 +220,14 @@ def node_hash(
     height = depth - level
     first_leaf = index * ARITY**height
     leaf_ids = ARITY**depth
+    tree_hash = _SUITES[suite][0]
     hashes: list[bytes | None] = []
     for leaf in range(first_leaf, first_leaf + ARITY**height):
         if not present >> leaf & 1:
             hashes.append(_ABSENT)
         elif leaf in salts:
             data = _LEAF_TAG + salts[leaf] + bytes((leaf,)) + value_bytes(leaf)
-            hashes.append(hashlib.sha256(data).digest()[:NODE_BYTES])
+            hashes.append(tree_hash(data).digest()[:NODE_BYTES])
         else:
             hashes.append(known.get(leaf_ids + leaf))
     for up in range(1, height + 1):
@@ -192,7 +241,7 @@ def node_hash(
             elif None in group:
                 merged.append(None)
             else:
-                merged.append(hashlib.sha256(_NODE_TAG + b"".join(group)).digest()[:NODE_BYTES])  # type: ignore[arg-type]
+                merged.append(tree_hash(_NODE_TAG + b"".join(group)).digest()[:NODE_BYTES])  # type: ignore[arg-type]
         hashes = merged
     result = hashes[0]
     if result is None:
@@ -203,14 +252,21 @@ def node_hash(
 # --- the three parties' steps -------------------------------------------------------------------------
 
 
-def commit(claim_count: int, present: int, seed: bytes, value_bytes: Mapping[int, bytes]) -> bytes:
+def commit(
+    claim_count: int, present: int, seed: bytes, value_bytes: Mapping[int, bytes], suite: HashSuite = HashSuite.SHA2
+) -> bytes:
     """The issuer's step: the root hash over the ``present`` claims' encoded values, salted from ``seed``."""
-    plan = _root_plan(claim_count, present, (ROOT,), ())
-    return _run(plan, {ROOT: seed}, {}, [value_bytes[leaf] for leaf in bits(present)])
+    plan = _root_plan(claim_count, present, (ROOT,), (), suite)
+    return _run(plan, {ROOT: seed}, {}, [value_bytes[leaf] for leaf in bits(present)], suite)
 
 
 def disclose(
-    claim_count: int, present: int, disclosed: int, seed: bytes, value_bytes: Mapping[int, bytes]
+    claim_count: int,
+    present: int,
+    disclosed: int,
+    seed: bytes,
+    value_bytes: Mapping[int, bytes],
+    suite: HashSuite = HashSuite.SHA2,
 ) -> tuple[dict[int, bytes], dict[int, bytes]]:
     """The holder's step: the seeds of the open cover and the hashes of the closed cover, ascending by node.
 
@@ -218,10 +274,10 @@ def disclose(
     encoded value (the withheld ones are hashed here, so the verifier can rebuild the root without them).
     """
     depth = tree_depth(claim_count)
-    salts = leaf_salts(depth, {ROOT: seed}, present)
-    seeds = {node: node_seed(seed, node) for node in open_cover(depth, present, disclosed)}
+    salts = leaf_salts(depth, {ROOT: seed}, present, suite)
+    seeds = {node: node_seed(seed, node, suite) for node in open_cover(depth, present, disclosed)}
     hashes = {
-        node: node_hash(depth, node, present, salts, value_bytes.__getitem__, {})
+        node: node_hash(depth, node, present, salts, value_bytes.__getitem__, {}, suite)
         for node in closed_cover(depth, present, disclosed)
     }
     return seeds, hashes
@@ -265,16 +321,17 @@ def rebuild_root(
     seeds: Mapping[int, bytes],
     nodes: Mapping[int, bytes],
     values: Sequence[bytes],
+    suite: HashSuite = HashSuite.SHA2,
 ) -> bytes:
     """The verifier's last step: the root hash from the disclosed claims and the withheld subtrees' hashes.
 
     ``values`` are the disclosed claims' encoded values, ascending by claim. Call it after
     :func:`check_disclosure`; the issuer's signature over the result is what proves the claims.
     """
-    plan = _root_plan(claim_count, present, tuple(seeds), tuple(nodes))
+    plan = _root_plan(claim_count, present, tuple(seeds), tuple(nodes), suite)
     if len(values) != len(plan.leaves):
         raise ValueError("the number of claim values does not match the seeds")
-    return _run(plan, seeds, nodes, values)
+    return _run(plan, seeds, nodes, values, suite)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +341,14 @@ class _RootPlan:
     splits: tuple[int, ...]  # nodes whose seed is split into their children's, parents first
     leaves: tuple[tuple[int, bytes], ...]  # (leaf node, its claim index byte) of each salted leaf, ascending
     merges: tuple[int, ...]  # inner nodes to hash from their four children, children first
-    empty: Mapping[int, bytes]  # hashes of the needed nodes with no present claim below
+    empty: Mapping[int, bytes]  # hashes of the needed nodes with no present claim below, in the plan's suite
 
 
 @functools.lru_cache(maxsize=256)
-def _root_plan(claim_count: int, present: int, seed_ids: tuple[int, ...], known_ids: tuple[int, ...]) -> _RootPlan:
-    """The plan for one shape: the same walk as :func:`leaf_salts` and :func:`node_hash`, with no hashing."""
+def _root_plan(
+    claim_count: int, present: int, seed_ids: tuple[int, ...], known_ids: tuple[int, ...], suite: HashSuite
+) -> _RootPlan:
+    """The plan for one shape and suite: the same walk as :func:`leaf_salts` and :func:`node_hash`, with no hashing."""
     depth = tree_depth(claim_count)
     first_leaf = ARITY**depth
     splits: list[int] = []
@@ -310,7 +369,7 @@ def _root_plan(claim_count: int, present: int, seed_ids: tuple[int, ...], known_
         if node in known:
             return
         if not leaf_mask(node, depth) & present:
-            empty[node] = _empty_hash(height)
+            empty[node] = _empty_hash(height, suite)
         elif height == 0:
             if not salted >> (node - first_leaf) & 1:
                 raise ValueError("a present claim has neither a salt nor a known subtree hash")
@@ -325,17 +384,19 @@ def _root_plan(claim_count: int, present: int, seed_ids: tuple[int, ...], known_
 
 
 @functools.cache
-def _empty_hash(height: int) -> bytes:
+def _empty_hash(height: int, suite: HashSuite) -> bytes:
     """The hash of a subtree of ``height`` with no present claim: absent leaves are zero bytes."""
     if height == 0:
         return _ABSENT
-    below = _empty_hash(height - 1)
-    return hashlib.sha256(_NODE_TAG + below * ARITY).digest()[:NODE_BYTES]
+    below = _empty_hash(height - 1, suite)
+    return _SUITES[suite][0](_NODE_TAG + below * ARITY).digest()[:NODE_BYTES]
 
 
-def _run(plan: _RootPlan, seeds: Mapping[int, bytes], known: Mapping[int, bytes], values: Sequence[bytes]) -> bytes:
+def _run(
+    plan: _RootPlan, seeds: Mapping[int, bytes], known: Mapping[int, bytes], values: Sequence[bytes], suite: HashSuite
+) -> bytes:
     """Execute a root plan: split seeds down to the salts, hash the leaves, merge up to the root."""
-    sha256, sha512 = hashlib.sha256, hashlib.sha512
+    sha256, sha512 = _SUITES[suite]  # named for the SHA-2 suite; the SM3 suite's have the same shape
     seed = dict(seeds)
     for node in plan.splits:
         block = sha512(_SEED_TAG + seed[node]).digest()

@@ -9,7 +9,9 @@ Each signature covers a context tag naming the object and the format version, th
 * possession (holder key):    ``"econsent/v1 possession\\0" || issuer kid || holder alg id || holder key || challenge``
 * key registration (issuer):  ``"econsent/v1 registry-key\\0" || new key's kid || nonce`` (local to an issuer registry)
 
-No time, no claims policy: the verifier decides what a valid signature means.
+No time, no claims policy: the verifier decides what a valid signature means. An SM2 key signs the same
+inputs, hashed as GB/T 32918.2 says (SM3 over Z, which binds the user ID and the key, then the input);
+``sm2_user_id`` is the trust store's user ID for an issuer key (None: the default ``1234567812345678``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 
 from .errors import SignerError
-from .keys import PublicKey, Signer, SigningKey
+from .keys import HashSuite, PublicKey, Signer, SigningKey, sm3
 
 __all__ = [
     "CREDENTIAL_CONTEXT",
@@ -65,7 +67,9 @@ def _checked_sign(signer: Signer, message: bytes) -> bytes:
         raise SignerError(f"the signer failed: {type(exc).__name__}") from exc
     if not isinstance(signature, bytes) or len(signature) != 64:
         raise SignerError("the signer must return a raw 64-byte signature (r || s for ES256)")
-    if not isinstance(signer, SigningKey) and not signer.public_key.verify(signature, message):
+    # An SM2 signer with its own user ID names it as ``sm2_user_id`` (as SigningKey does); others use the default.
+    user_id = getattr(signer, "sm2_user_id", None)
+    if not isinstance(signer, SigningKey) and not signer.public_key.verify(signature, message, sm2_user_id=user_id):
         raise SignerError("the signer's signature does not verify with its public key")
     return signature
 
@@ -74,8 +78,10 @@ def sign_credential(signer: Signer, header_bytes: bytes, root: bytes) -> bytes:
     return _checked_sign(signer, CREDENTIAL_CONTEXT + header_bytes + root)
 
 
-def verify_credential(key: PublicKey, signature: bytes, header_bytes: bytes, root: bytes) -> bool:
-    return key.verify(signature, CREDENTIAL_CONTEXT + header_bytes + root)
+def verify_credential(
+    key: PublicKey, signature: bytes, header_bytes: bytes, root: bytes, *, sm2_user_id: bytes | None = None
+) -> bool:
+    return key.verify(signature, CREDENTIAL_CONTEXT + header_bytes + root, sm2_user_id=sm2_user_id)
 
 
 def sign_presentation(signer: Signer, signed_bytes: bytes) -> bytes:
@@ -91,6 +97,7 @@ def sign_trust_list(signer: Signer, payload: bytes) -> bytes:
 
 
 def verify_trust_list(key: PublicKey, signature: bytes, payload: bytes) -> bool:
+    """An anchor is pinned as a bare key, so an SM2 anchor signs with the default user ID."""
     return key.verify(signature, TRUST_LIST_CONTEXT + payload)
 
 
@@ -98,8 +105,10 @@ def sign_status_list(signer: Signer, signed_bytes: bytes) -> bytes:
     return _checked_sign(signer, STATUS_LIST_CONTEXT + signed_bytes)
 
 
-def verify_status_list(key: PublicKey, signature: bytes, signed_bytes: bytes) -> bool:
-    return key.verify(signature, STATUS_LIST_CONTEXT + signed_bytes)
+def verify_status_list(
+    key: PublicKey, signature: bytes, signed_bytes: bytes, *, sm2_user_id: bytes | None = None
+) -> bool:
+    return key.verify(signature, STATUS_LIST_CONTEXT + signed_bytes, sm2_user_id=sm2_user_id)
 
 
 def possession_input(issuer_kid: bytes, holder_key: PublicKey, challenge: bytes) -> bytes:
@@ -128,10 +137,13 @@ def verify_registration(key: PublicKey, signature: bytes, new_kid: bytes, nonce:
     return key.verify(signature, REGISTRATION_CONTEXT + new_kid + nonce)
 
 
-def presentation_fingerprint(signed_bytes: bytes) -> bytes:
+def presentation_fingerprint(signed_bytes: bytes, suite: HashSuite = HashSuite.SHA2) -> bytes:
     """Identifies a presentation for replay detection: the holder-signed bytes, not the signature.
 
     Payloads are canonical, so the same presentation has exactly one byte form; a copy with another
-    (re-made or malleated) signature over the same bytes has the same fingerprint.
+    (re-made or malleated) signature over the same bytes has the same fingerprint. The hash is the
+    credential's suite (SM3 when the issuer key is SM2).
     """
+    if suite is HashSuite.SM3:
+        return sm3(_FINGERPRINT_CONTEXT + signed_bytes)
     return hashlib.sha256(_FINGERPRINT_CONTEXT + signed_bytes).digest()

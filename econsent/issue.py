@@ -143,7 +143,8 @@ class Issuer:
         header_bytes = pack(header.to_wire())
         seed = self._random(_disclosure.SEED_BYTES)
         claim_bytes = {index: pack(value) for index, value in sorted(wire_claims.items())}
-        root = _disclosure.commit(len(ctype.claims), present, seed, claim_bytes)
+        suite = self._signer.algorithm.hash_suite
+        root = _disclosure.commit(len(ctype.claims), present, seed, claim_bytes, suite)
         signature = sign_credential(self._signer, header_bytes, root)
         encoded = encode_credential(header_bytes, list(claim_bytes.values()), seed, signature)
         if len(encoded) > MAX_PAYLOAD_BYTES:
@@ -162,6 +163,7 @@ class Issuer:
             claims=checked_claims,
             encoded=encoded,
             status=status,
+            issuer_algorithm=self._signer.algorithm.value,
         )
 
     def _check_holder_key(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from .schema import ClaimValue
+from .errors import SchemaError
+from .schema import ClaimKind, ClaimValue, CredentialType
 
 __all__ = ["Credential", "Instant", "IssuerName", "Verdict", "claims_to_json", "from_unix", "to_unix"]
 
@@ -61,7 +62,9 @@ class Credential:
     """A signed credential as the holder keeps it: every claim, plus the secret disclosure seed.
 
     ``encoded`` is the exact payload the issuer produced; it is what a wallet stores. The repr never
-    shows claim values (personal data) or the seed.
+    shows claim values (personal data) or the seed. ``issuer_algorithm`` is the algorithm of the key that
+    signed it, when known (the issuer sets it; bytes read back alone cannot tell): the holder needs it to
+    build presentations in the issuer's hash suite (SM3 for SM2 issuers, SHA-2 otherwise; SPEC 4).
     """
 
     credential_type: str
@@ -75,6 +78,7 @@ class Credential:
     claims: Mapping[str, ClaimValue]
     encoded: bytes
     status: StatusReference | None = None
+    issuer_algorithm: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "claims", MappingProxyType(dict(self.claims)))
@@ -190,3 +194,30 @@ def claims_to_json(claims: Mapping[str, ClaimValue]) -> dict[str, Any]:
         return value
 
     return {name: one(value) for name, value in claims.items()}
+
+
+def claims_from_json(ctype: CredentialType, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON claims (as :func:`claims_to_json` writes them) to Python values by the type's kinds: dates from
+    ISO strings, bytes from base64url, lists as tuples. An unknown claim or an undecodable value raises
+    :class:`~econsent.errors.SchemaError`; issuing then checks every value against its kind."""
+    kinds = {spec.name: spec.kind for spec in ctype.claims}
+    result: dict[str, Any] = {}
+    for name, value in raw.items():
+        kind = kinds.get(name)
+        if kind is None:
+            raise SchemaError(f"{ctype.name} has no claim {name!r} (see `econsent types`)")
+        items = value if kind.is_list and isinstance(value, list) else [value]
+        converted = [_json_scalar(name, kind.item_kind, item) for item in items]
+        result[name] = tuple(converted) if kind.is_list else converted[0]
+    return result
+
+
+def _json_scalar(name: str, kind: ClaimKind, value: Any) -> Any:
+    try:
+        if kind is ClaimKind.DATE and isinstance(value, str):
+            return _dt.date.fromisoformat(value)
+        if kind is ClaimKind.BYTES and isinstance(value, str):
+            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except ValueError as exc:  # binascii.Error is a ValueError
+        raise SchemaError(f"claim {name!r} is not a {kind.value}: {exc}") from exc
+    return value

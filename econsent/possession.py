@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Final
 
 from ._envelope import sign_possession, verify_possession
+from ._json import loads_strict
 from ._wire import KID_BYTES, SIGNATURE_BYTES
 from .errors import PossessionError, PossessionProblem
 from .keys import PublicKey, Signer
@@ -101,7 +102,7 @@ class PossessionProof:
         if len(data) > MAX_PROOF_DOCUMENT_BYTES:
             raise PossessionError(PossessionProblem.MALFORMED, f"larger than {MAX_PROOF_DOCUMENT_BYTES} bytes")
         try:
-            document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+            document = loads_strict(data)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise PossessionError(PossessionProblem.MALFORMED, f"not JSON: {exc}") from exc
         return cls.from_json(document)
@@ -151,10 +152,3 @@ def _hex_field(value: object, name: str) -> bytes:
         return binascii.unhexlify(value)
     except (binascii.Error, ValueError) as exc:
         raise PossessionError(PossessionProblem.MALFORMED, f"{name} must be lowercase hex") from exc
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("duplicate key")
-    return document

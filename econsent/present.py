@@ -79,6 +79,7 @@ def present(
     nonce: bytes | None = None,
     audience: str | None = None,
     types: TypeRegistry = BUILTIN_TYPES,
+    issuer_algorithm: Algorithm | str | None = None,
 ) -> str:
     """Make the QR text of a presentation.
 
@@ -86,7 +87,12 @@ def present(
     type, e.g. ``driving-check``) narrows it. A holder-bound credential needs its holder's signer and
     yields a presentation valid for ``lifetime`` seconds from ``now`` (the phone's clock). A bearer
     credential takes ``holder=None`` and yields a static code (no time, nonce or audience).
+    ``issuer_algorithm`` is the algorithm of the issuer's key, whose hash suite made the disclosure tree
+    (SM3 for ``SM2``; ES256 and Ed25519 share SHA-2): by default the credential's own
+    ``issuer_algorithm`` (set by the issuer), else SHA-2. A presentation made in the other suite fails
+    the issuer signature.
     """
+    suite = _issuer_algorithm(issuer_algorithm or credential.issuer_algorithm).hash_suite
     wire, ctype = _parse(credential.encoded, types)
     if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT]:
         raise CredentialError("present() needs the credential as issued, not a presentation")
@@ -98,7 +104,7 @@ def present(
     indices = _disclosure.bits(present_mask)
     value_bytes = dict(zip(indices, wire.value_bytes, strict=True))
     seeds, nodes = _disclosure.disclose(
-        len(ctype.claims), present_mask, disclosed, wire.seeds[_disclosure.ROOT], value_bytes
+        len(ctype.claims), present_mask, disclosed, wire.seeds[_disclosure.ROOT], value_bytes, suite
     )
     values = [value for index, value in zip(indices, wire.values, strict=True) if disclosed >> index & 1]
     parts = (wire.header, values, seeds, nodes, wire.issuer_signature)
@@ -186,3 +192,15 @@ def _check_request(lifetime: int, nonce: bytes | None, audience: str | None) -> 
         raise CredentialError(f"nonce must be {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes")
     if audience is not None and (not isinstance(audience, str) or not 1 <= len(audience) <= MAX_AUDIENCE_CHARS):
         raise CredentialError(f"audience must be 1 to {MAX_AUDIENCE_CHARS} characters")
+
+
+def _issuer_algorithm(name: Algorithm | str | None) -> Algorithm:
+    """The issuer key's algorithm a presentation is built for; unknown means SHA-2, as before SM2 existed."""
+    if name is None:
+        return Algorithm.ES256
+    if isinstance(name, Algorithm):
+        return name
+    try:
+        return Algorithm.parse(name)
+    except ValueError as exc:
+        raise CredentialError(str(exc)) from exc

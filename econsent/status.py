@@ -346,7 +346,9 @@ def load_status_list(data: bytes, trust: TrustStore) -> StatusList:
             StatusListReason.KEY_NOT_VALID,
             f"key {kid.hex()} could not sign at {from_unix(parsed.issued_at).isoformat()}",
         )
-    if not verify_status_list(trusted.public_key, parsed.signature, parsed.signed_bytes):
+    if not verify_status_list(
+        trusted.public_key, parsed.signature, parsed.signed_bytes, sm2_user_id=trusted.sm2_user_id
+    ):
         raise StatusListError(StatusListReason.BAD_SIGNATURE, f"key {kid.hex()}")
     return parsed.status_list(scopes, trust)
 

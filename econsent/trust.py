@@ -33,8 +33,9 @@ from typing import Any
 
 from . import _envelope
 from ._files import write_atomic
+from ._json import loads_strict
 from .errors import KeyLoadError, TrustListError, TrustListProblem, TrustStoreError
-from .keys import PublicKey, Signer
+from .keys import MAX_SM2_USER_ID_BYTES, Algorithm, PublicKey, Signer
 from .model import Instant, IssuerName, from_unix, to_unix
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 MAX_TRUST_STORE_BYTES = 16 * 1024 * 1024
 _FORMAT = "econsent-trust-store"
 _REQUIRED_FIELDS = {"kid", "algorithm", "public_key", "issuer", "credential_types", "valid_from", "valid_until"}
-_OPTIONAL_FIELDS = {"issuer_id", "status", "status_since"}
+_OPTIONAL_FIELDS = {"issuer_id", "status", "status_since", "sm2_user_id"}
 # A key without an issuer_id stands for an issuer of its own, named kid:<hex>; no declared id may take that form.
 RESERVED_ISSUER_ID_PREFIX = "kid:"
 
@@ -132,6 +133,7 @@ class TrustedKey:
     status_since: _dt.datetime | None = None
     issuer_id: str | None = None
     source: TrustListInfo | None = None
+    sm2_user_id: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.credential_types:
@@ -146,6 +148,15 @@ class TrustedKey:
             raise TrustStoreError(
                 f"issuer_id {self.issuer_id!r} is reserved: 'kid:' names a key without an issuer_id, "
                 "and a declared id must never pass for another key"
+            )
+        if self.sm2_user_id is not None and (
+            self.public_key.algorithm is not Algorithm.SM2
+            or not isinstance(self.sm2_user_id, bytes)
+            or not 1 <= len(self.sm2_user_id) <= MAX_SM2_USER_ID_BYTES
+        ):
+            raise TrustStoreError(
+                f"sm2_user_id is only for SM2 keys, and is 1 to {MAX_SM2_USER_ID_BYTES} bytes "
+                "(without it, the default 1234567812345678)"
             )
         object.__setattr__(self, "credential_types", frozenset(self.credential_types))
         object.__setattr__(self, "status", KeyStatus(self.status))
@@ -191,6 +202,7 @@ class TrustedKey:
             "valid_from": _iso(self.valid_from),
             "valid_until": _iso(self.valid_until),
             **({} if self.issuer_id is None else {"issuer_id": self.issuer_id}),
+            **({} if self.sm2_user_id is None else {"sm2_user_id": self.sm2_user_id.hex()}),
             **(
                 {}
                 if self.status_since is None
@@ -236,6 +248,7 @@ class TrustedKey:
             status=status,
             status_since=None if since is None else _parse_time(since, "status_since"),
             issuer_id=None if "issuer_id" not in entry else _str(entry["issuer_id"], "issuer_id"),
+            sm2_user_id=None if "sm2_user_id" not in entry else _hex_bytes(entry["sm2_user_id"], "sm2_user_id"),
         )
 
 
@@ -338,7 +351,7 @@ class TrustStore:
         if len(data) > MAX_TRUST_STORE_BYTES:
             raise TrustStoreError(f"trust store larger than {MAX_TRUST_STORE_BYTES} bytes")
         try:
-            document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+            document = loads_strict(data)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise TrustStoreError(f"trust store is not valid JSON: {type(exc).__name__}") from exc
         return cls.from_json(document)
@@ -386,17 +399,17 @@ def _restrictive_source_order(entry: TrustedKey) -> tuple[bool, int, bytes, str]
     return (False, to_unix(entry.source.next_update), entry.source.anchor_kid, entry.source.name)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key in JSON object")
-    return result
-
-
 def _str(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise TrustStoreError(f"{name} must be a string")
     return value
+
+
+def _hex_bytes(value: Any, name: str) -> bytes:
+    """Bytes written as lowercase hex, in their one spelling (so a store has one JSON form)."""
+    if not isinstance(value, str) or not re.fullmatch(r"(?:[0-9a-f]{2})+", value):
+        raise TrustStoreError(f"{name} must be lowercase hex (an even number of digits 0-9, a-f)")
+    return bytes.fromhex(value)
 
 
 def _iso(moment: _dt.datetime) -> str:
@@ -604,7 +617,7 @@ def _info_of(store: TrustStore) -> TrustListInfo | None:
 
 def _strict_json(data: bytes) -> Any:
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        return loads_strict(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TrustListError(TrustListProblem.MALFORMED, f"not valid JSON: {exc}") from exc
 

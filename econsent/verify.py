@@ -22,7 +22,7 @@ from . import _disclosure
 from ._envelope import presentation_fingerprint, verify_credential, verify_presentation
 from ._wire import WirePayload, WireProof, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
-from .keys import Algorithm, PublicKey
+from .keys import Algorithm, HashSuite, PublicKey, sm2_available
 from .model import Instant, StatusReference, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
 from .status import CredentialStatus, StatusList, StatusListCache
@@ -207,8 +207,13 @@ class Verifier:
         trusted = self._trusted_key(header.kid, ctype, header.issued_at, now)
         warnings = _trust_list_warnings(trusted, now, policy.trust_list_grace)
         holder_alg = self._holder_algorithm(header.holder_alg)
-        claims, withheld, root = _disclosed_claims(wire, ctype)
-        if not verify_credential(trusted.public_key, wire.issuer_signature, wire.header_bytes, root):
+        # The hash suite follows the issuer key of the trust store (SM3 for SM2), never the code: a tree built
+        # in the other suite rebuilds another root, and the issuer signature fails (BAD_ISSUER_SIGNATURE).
+        suite = trusted.public_key.algorithm.hash_suite
+        claims, withheld, root = _disclosed_claims(wire, ctype, suite)
+        if not verify_credential(
+            trusted.public_key, wire.issuer_signature, wire.header_bytes, root, sm2_user_id=trusted.sm2_user_id
+        ):
             raise VerificationError(ErrorCode.BAD_ISSUER_SIGNATURE)
         _check_validity(header.issued_at, header.valid_from, header.valid_until, now, policy.clock_leeway)
         if header.status is not None:
@@ -230,7 +235,7 @@ class Verifier:
         if missing:
             raise VerificationError(ErrorCode.MISSING_CLAIMS, f"needs {', '.join(missing)}")
         if proof is not None and expires_at is not None and self._replay is not None:
-            fingerprint = presentation_fingerprint(proof.signed_bytes)
+            fingerprint = presentation_fingerprint(proof.signed_bytes, suite)
             if self._replay.check_and_add(fingerprint, expires_at + policy.clock_leeway, now):
                 raise VerificationError(ErrorCode.REPLAYED)
 
@@ -266,6 +271,8 @@ class Verifier:
                 ErrorCode.ALGORITHM_NOT_ALLOWED,
                 f"issuer key {kid.hex()} is {trusted.public_key.algorithm.value}",
             )
+        if trusted.public_key.algorithm is Algorithm.SM2:
+            _require_sm2("issuer")
         if ctype.name not in trusted.credential_types:
             raise VerificationError(ErrorCode.TYPE_NOT_ALLOWED, f"{ctype.name} by key {kid.hex()}")
         if trusted.compromised_at(now):
@@ -332,10 +339,23 @@ class Verifier:
         algorithm = Algorithm.from_wire_id(wire_id)
         if algorithm not in self._policy.holder_algorithms:
             raise VerificationError(ErrorCode.ALGORITHM_NOT_ALLOWED, f"holder key is {algorithm.value}")
+        if algorithm is Algorithm.SM2:
+            _require_sm2("holder")
         return algorithm
 
 
-def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[str, ClaimValue], tuple[str, ...], bytes]:
+def _require_sm2(role: str) -> None:
+    """An SM2 key cannot be checked without the ``sm`` extra: a refusal that says so, not a crash."""
+    if not sm2_available():
+        raise VerificationError(
+            ErrorCode.ALGORITHM_NOT_ALLOWED,
+            f"the {role} key is SM2, and SM2 support is not installed here (pip install 'econsent[sm]')",
+        )
+
+
+def _disclosed_claims(
+    wire: WirePayload, ctype: CredentialType, suite: HashSuite
+) -> tuple[dict[str, ClaimValue], tuple[str, ...], bytes]:
     """Check the disclosure structure, decode the disclosed claims and rebuild the tree's root."""
     present = wire.header.present
     if present >> len(ctype.claims):
@@ -351,7 +371,7 @@ def _disclosed_claims(wire: WirePayload, ctype: CredentialType) -> tuple[dict[st
         raise VerificationError(ErrorCode.MALFORMED, exc.detail) from exc
     withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
     try:
-        root = _disclosure.rebuild_root(len(ctype.claims), present, wire.seeds, wire.nodes, wire.value_bytes)
+        root = _disclosure.rebuild_root(len(ctype.claims), present, wire.seeds, wire.nodes, wire.value_bytes, suite)
     except ValueError as exc:  # cannot happen once the covers are canonical; never let it escape as ValueError
         raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
     return claims, withheld, root

@@ -4,11 +4,14 @@ Each file runs through the reference verifier (``vectors/reference_verifier.py``
 compared with ``vectors/run_conformance.py``: the same checker the generator runs before it writes a file. Positive
 vectors are also checked layer by layer without econsent's verify path: the root is rebuilt from the
 payload as SPEC section 4 says, and both signatures are checked with plain ``cryptography`` over the
-published signed bytes. Self-contained: no fixtures from conftest.
+published signed bytes (SM2, which ``cryptography`` lacks, through econsent's keys, whose SM2 arithmetic
+test_sm2.py checks against the standard's vectors; SM3 is econsent's ``sm3``). Self-contained: no
+fixtures from conftest.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
@@ -32,6 +35,7 @@ from econsent import (
     TrustStore,
     TrustStoreError,
 )
+from econsent.keys import sm3
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 sys.path.insert(0, str(VECTOR_DIR))
@@ -48,7 +52,7 @@ STAGES = ("text", "payload", "issuer_signature", "validity", "holder_signature",
 CREDENTIAL_CONTEXT = b"econsent/v1 credential\x00"
 PRESENTATION_CONTEXT = b"econsent/v1 presentation\x00"
 POSSESSION_CONTEXT = b"econsent/v1 possession\x00"
-HOLDER_ALGORITHM_IDS = {"ES256": 1, "Ed25519": 2}
+HOLDER_ALGORITHM_IDS = {"ES256": 1, "Ed25519": 2, "SM2": 3}
 SEED_TAG = b"econsent/v1 seed\x00"
 LEAF_TAG = b"econsent/v1 leaf\x00"
 NODE_TAG = b"econsent/v1 node\x00"
@@ -119,14 +123,24 @@ def read_fields(payload: bytes) -> tuple[list[Any], list[bytes]]:
     return [header, values, *rest], spans
 
 
-def h16(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()[:16]
+def h16(data: bytes, suite: str = "SHA-2") -> bytes:
+    return (sm3(data) if suite == "SM3" else hashlib.sha256(data).digest())[:16]
+
+
+def expand(data: bytes, suite: str) -> bytes:
+    """SPEC 4: a seed's 64 bytes for its children (SHA-512, or two SM3 blocks with a counter byte)."""
+    return sm3(data + b"\x00") + sm3(data + b"\x01") if suite == "SM3" else hashlib.sha512(data).digest()
 
 
 def spec_root(
-    present: int, value_bytes: list[bytes], seeds: dict[int, bytes], nodes: dict[int, bytes], n: int
+    present: int,
+    value_bytes: list[bytes],
+    seeds: dict[int, bytes],
+    nodes: dict[int, bytes],
+    n: int,
+    suite: str = "SHA-2",
 ) -> bytes:
-    """The disclosure tree's root, rebuilt as SPEC section 4 describes."""
+    """The disclosure tree's root, rebuilt as SPEC section 4 describes, in the issuer key's hash suite."""
     depth = 1
     while 4**depth < n:
         depth += 1
@@ -138,7 +152,7 @@ def spec_root(
         frontier = {node - 4**level: seed}
         for _ in range(level, depth):
             frontier = {
-                4 * x + j: hashlib.sha512(SEED_TAG + s).digest()[16 * j : 16 * j + 16]
+                4 * x + j: expand(SEED_TAG + s, suite)[16 * j : 16 * j + 16]
                 for x, s in frontier.items()
                 for j in range(4)
             }
@@ -151,16 +165,21 @@ def spec_root(
         if 4**level + x in nodes:
             return nodes[4**level + x]
         if level == depth:
-            return h16(LEAF_TAG + salts[x] + bytes((x,)) + values[x]) if present >> x & 1 else bytes(16)
-        return h16(NODE_TAG + b"".join(node_hash(level + 1, 4 * x + j) for j in range(4)))
+            return h16(LEAF_TAG + salts[x] + bytes((x,)) + values[x], suite) if present >> x & 1 else bytes(16)
+        return h16(NODE_TAG + b"".join(node_hash(level + 1, 4 * x + j) for j in range(4)), suite)
 
     return node_hash(0, 0)
 
 
-def verify_raw(algorithm: str, public_key: Any, signature: bytes, message: bytes) -> None:
+def verify_raw(
+    algorithm: str, public_key: Any, signature: bytes, message: bytes, sm2_user_id: bytes | None = None
+) -> None:
     """Raises InvalidSignature unless ``signature`` (raw r || s for ES256) signs ``message``."""
     assert len(signature) == 64
-    if algorithm == "ES256":
+    if algorithm == "SM2":
+        if not public_key.verify(signature, message, sm2_user_id=sm2_user_id):
+            raise InvalidSignature
+    elif algorithm == "ES256":
         der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
         public_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
     else:
@@ -170,6 +189,8 @@ def verify_raw(algorithm: str, public_key: Any, signature: bytes, message: bytes
 def holder_public_key(holder: bytes) -> tuple[str, Any]:
     if holder[0] == 1:
         return "ES256", ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), holder[1:])
+    if holder[0] == 3:
+        return "SM2", PublicKey.from_raw(Algorithm.SM2, holder[1:])
     assert holder[0] == 2
     return "Ed25519", ed25519.Ed25519PublicKey.from_public_bytes(holder[1:])
 
@@ -195,14 +216,20 @@ def test_positive_layers(name: str) -> None:
     types = reference_verifier.build_types(vector.get("types", []))
     ctype = types.by_id(header[0])
     assert ctype is not None
-    root = spec_root(header[6], value_bytes, seeds, nodes, len(ctype.claims))
+    entry = next(k for k in vector["trust_store"]["keys"] if k["kid"] == header[1].hex())
+    suite = "SM3" if entry["algorithm"] == "SM2" else "SHA-2"  # the issuer key's, from the trust store
+    root = spec_root(header[6], value_bytes, seeds, nodes, len(ctype.claims), suite)
     assert root.hex() == layers["root_hex"]
     issuer_signed = CREDENTIAL_CONTEXT + header_bytes + root
     assert issuer_signed.hex() == layers["issuer_signed_hex"]
 
-    entry = next(k for k in vector["trust_store"]["keys"] if k["kid"] == header[1].hex())
-    issuer_key = serialization.load_pem_public_key(entry["public_key"].encode("ascii"))
-    verify_raw(entry["algorithm"], issuer_key, issuer_signature, issuer_signed)
+    if entry["algorithm"] == "SM2":
+        issuer_key: Any = PublicKey.from_pem(entry["public_key"])
+        user_id = bytes.fromhex(entry["sm2_user_id"]) if "sm2_user_id" in entry else None
+        verify_raw("SM2", issuer_key, issuer_signature, issuer_signed, user_id)
+    else:
+        issuer_key = serialization.load_pem_public_key(entry["public_key"].encode("ascii"))
+        verify_raw(entry["algorithm"], issuer_key, issuer_signature, issuer_signed)
 
     if len(fields) == 5:
         assert header[7] is None
@@ -225,7 +252,10 @@ def test_replay_fingerprint_is_sha256_of_context_and_holder_signed_bytes(name: s
     layers = VECTORS[name]["layers"]
     signed = bytes.fromhex(layers["holder_signed_hex"])
     assert signed.startswith(PRESENTATION_CONTEXT)
-    expected = hashlib.sha256(REPLAY_CONTEXT + signed[len(PRESENTATION_CONTEXT) :]).hexdigest()
+    kid = read_fields(payload_from_text(layers.get("text") or layers["texts"][0]))[0][0][1].hex()
+    issuer = next(k for k in VECTORS[name]["trust_store"]["keys"] if k["kid"] == kid)
+    data = REPLAY_CONTEXT + signed[len(PRESENTATION_CONTEXT) :]
+    expected = (sm3(data) if issuer["algorithm"] == "SM2" else hashlib.sha256(data).digest()).hex()
     assert layers["replay_fingerprint_hex"] == expected
 
 
@@ -237,6 +267,11 @@ def test_every_presentation_vector_publishes_its_replay_fingerprint() -> None:
 TEST_KEYS = {name: key for vector in VECTORS.values() for name, key in vector["test_keys"].items()}
 P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")  # id-ecPublicKey, prime256v1
 ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410
+SM2_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")  # id-ecPublicKey, sm2p256v1
+
+
+def _pem_der(pem: bytes) -> bytes:
+    return base64.b64decode(b"".join(pem.splitlines()[1:-1]))
 
 
 @pytest.mark.parametrize("name", sorted(TEST_KEYS))
@@ -244,8 +279,14 @@ def test_kid_is_sha256_of_the_named_curve_uncompressed_spki(name: str) -> None:
     """SPEC 6: the one SPKI a kid is computed over, rebuilt from the raw key without a DER library."""
     entry = TEST_KEYS[name]
     spki = bytes.fromhex(entry["spki_der_hex"])
-    assert hashlib.sha256(spki).digest()[:8].hex() == entry["kid"]
     raw = bytes.fromhex(entry["public_raw_hex"])
+    if entry["algorithm"] == "SM2":  # SM3 over the same SPKI form, on the curve sm2p256v1
+        assert sm3(spki)[:8].hex() == entry["kid"]
+        key = PublicKey.from_raw(Algorithm.SM2, raw)
+        assert spki == SM2_SPKI_PREFIX + _pem_der(key.to_pem())[-65:]
+        assert spki[-65] == 4 and spki[-64:-32] == raw[1:]
+        return
+    assert hashlib.sha256(spki).digest()[:8].hex() == entry["kid"]
     if entry["algorithm"] == "Ed25519":
         assert spki == ED25519_SPKI_PREFIX + raw
         return

@@ -409,7 +409,7 @@ SHAPE_CASES: dict[str, Callable[[Shapes], str]] = {
     "negative-time": lambda s: s.with_header(4, -1),
     "bool-as-time": lambda s: s.with_header(3, True),
     "empty-claim-bitmap": lambda s: s.with_header(6, 0),
-    "holder-algorithm-3": lambda s: s.with_header(7, b"\x03" + s.p[0][7][1:]),
+    "holder-algorithm-4": lambda s: s.with_header(7, b"\x04" + s.p[0][7][1:]),  # 1-3 are ES256, Ed25519, SM2
     "holder-key-of-32-bytes-for-ES256": lambda s: s.with_header(7, s.p[0][7][:-1]),
     "holder-key-as-str": lambda s: s.with_header(7, "key"),
     "status-of-one-element": lambda s: s.with_header(8, [3]),

@@ -38,3 +38,15 @@ def ed25519_test_key(label: str) -> SigningKey:
     """The Ed25519 signing key of ``label``."""
     seed = hashlib.sha256(label.encode()).digest()
     return SigningKey(Algorithm.ED25519, ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+
+
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+KEY_DERIVATION[Algorithm.SM2] = "SM2 private scalar = int(SHA-256(name)) mod (n - 2) + 1 (curve sm2p256v1)"
+
+
+def sm2_test_key(label: str, *, sm2_user_id: bytes | None = None) -> SigningKey:
+    """The SM2 signing key of ``label`` (d in 1 .. n - 2, as GB/T 32918.2 requires)."""
+    from econsent.keys import _Sm2Private
+
+    scalar = int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (SM2_ORDER - 2) + 1
+    return SigningKey(Algorithm.SM2, _Sm2Private(scalar), sm2_user_id=sm2_user_id)

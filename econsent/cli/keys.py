@@ -18,7 +18,7 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     """Add the ``keygen`` and ``types`` commands to the top-level sub-parsers."""
     keygen = sub.add_parser("keygen", help="generate an issuer or holder key pair (PEM)")
-    keygen.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default) or Ed25519")
+    keygen.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default), Ed25519 or SM2")
     keygen.add_argument("--out", "-o", required=True, type=Path, help="private key file to write")
     keygen.add_argument("--public-out", type=Path, help="public key file (default: OUT with .pub.pem)")
     add_passphrase_option(keygen, "encrypt the private key with the passphrase in this environment variable")

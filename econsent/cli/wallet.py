@@ -42,6 +42,7 @@ from ..wallet import (
 from ._common import (
     UsageError,
     add_force_option,
+    add_issuer_algorithm_option,
     csv_list,
     emit,
     float_range,
@@ -101,7 +102,7 @@ def register(sub: Any) -> None:
     create.set_defaults(handler=_guarded(_cmd_create))
 
     new_key = actions.add_parser("new-key", parents=[common], help="make a holder key for a credential to be issued")
-    new_key.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default) or Ed25519")
+    new_key.add_argument("--algorithm", "-a", default="ES256", help="ES256 (default), Ed25519 or SM2")
     new_key.add_argument("--out", "-o", type=Path, help="write the public key here (PEM) for `econsent issue`")
     add_proof_request_options(new_key, required=False)
     new_key.add_argument("--proof-out", type=Path, help="with --challenge: write the proof of possession here")
@@ -116,6 +117,7 @@ def register(sub: Any) -> None:
     add.add_argument("--issuer-en", default="", help="issuer name to show in lists (English)")
     add.add_argument("--trust", type=Path, help="trust store to take the issuer's name from")
     add.add_argument("--label", help="your own label for this credential")
+    add_issuer_algorithm_option(add)
     add.set_defaults(handler=_guarded(_cmd_add))
 
     listing = actions.add_parser("list", parents=[common], help="list credentials with their validity")
@@ -331,7 +333,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
         holder_key = SigningKey.from_pem(read_bytes(args.holder_key), key_passphrase)
     issuer = None if args.issuer_zh is None else IssuerName(args.issuer_zh, args.issuer_en)
     before = set(wallet.entry_ids)
-    entry_id = wallet.add(data, holder_key=holder_key, issuer=issuer, label=args.label)
+    entry_id = wallet.add(
+        data, holder_key=holder_key, issuer=issuer, label=args.label, issuer_algorithm=args.issuer_algorithm
+    )
     entry = wallet.entry(entry_id, now=parse_time(args.now))
     new = entry_id not in before
     verb = "added" if new else "already held"

@@ -7,12 +7,12 @@ stable code for bad input, never a foreign exception.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from .._json import STRICT_DECODER
 from .._wire import MAX_TIME  # 9999-12-31T23:59:59Z: a larger "time" is a unit error (milliseconds), not a date
 from ..errors import ErrorCode, VerificationError
 from ..schema import ClaimValue
@@ -53,19 +53,6 @@ def inflate(data: bytes, *, raw: bool, max_bytes: int, what: str) -> bytes:
     return out
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
 def _nesting_depth(text: str) -> int:
     """The deepest bracket nesting of a JSON text, strings skipped (json has no depth limit of its own)."""
     depth = deepest = 0
@@ -100,9 +87,8 @@ def load_json(data: bytes, *, max_bytes: int, max_depth: int, what: str) -> Any:
         raise malformed(f"{what} starts with a byte-order mark")
     if _nesting_depth(text) > max_depth:
         raise VerificationError(ErrorCode.TOO_LARGE, f"{what} nests deeper than {max_depth} levels")
-    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
     try:
-        value, end = decoder.raw_decode(text)
+        value, end = STRICT_DECODER.raw_decode(text)
     except ValueError as exc:  # JSONDecodeError, duplicate keys, constants, over-long integers
         raise malformed(f"{what} is not valid JSON: {exc}") from exc
     if end != len(text):

@@ -43,7 +43,7 @@ from ..errors import (
     WalletRolledBackError,
     WalletSwappedError,
 )
-from ..keys import Algorithm, PublicKey, Signer, SigningKey
+from ..keys import Algorithm, HashSuite, PublicKey, Signer, SigningKey
 from ..model import Credential, Instant, IssuerName, from_unix, to_unix
 from ..possession import PossessionProof, prove_possession
 from ..present import DEFAULT_LIFETIME, check_request, present, read_credential_unverified
@@ -388,6 +388,7 @@ class Wallet:
         holder_key: SigningKey | ExternalKey | None = None,
         issuer: IssuerName | str | None = None,
         label: str | None = None,
+        issuer_algorithm: Algorithm | str | None = None,
     ) -> str:
         """Store a credential as the issuer sent it; returns its entry id.
 
@@ -396,9 +397,17 @@ class Wallet:
         :class:`ExternalKey` stays outside (its signer must match now). Adding the same credential
         twice returns the first id and writes nothing. ``issuer`` labels the issuer for lists (else the
         trust store's name is used). The issuer's signature is NOT checked here (see ``docs/wallet.md``).
+
+        ``issuer_algorithm`` is the issuer key's algorithm, whose hash suite presentations are built in
+        (SPEC 4): by default the one a :class:`~econsent.Credential` from the issuer carries, else the
+        trust store's key, else SHA-2's (ES256, Ed25519). Credential bytes from an SM2 issuer that the
+        trust store does not know need ``issuer_algorithm="SM2"``, or their codes fail the issuer signature.
         """
         data = credential.encoded if isinstance(credential, Credential) else bytes(credential)
         parsed = read_credential_unverified(data, types=self._types)
+        suite_algorithm = self._suite_algorithm(
+            issuer_algorithm or (credential.issuer_algorithm if isinstance(credential, Credential) else None), parsed
+        )
         issuer_name = IssuerName(issuer) if isinstance(issuer, str) else issuer
         if issuer_name is not None and not _short_name(issuer_name):
             raise ValueError(f"an issuer name is at most {MAX_ISSUER_NAME_CHARS} characters in each language")
@@ -437,12 +446,24 @@ class Wallet:
                     raise HolderKeyError("the credential is bound to a key this wallet does not hold: pass holder_key=")
             _check_room(state, entries=1, keys=0 if key_id is None else 1)
             entry_id = _new_entry_id(state)
-            state.entries[entry_id] = _EntryRecord(entry_id, data, key_id, external, issuer_name, label)
+            state.entries[entry_id] = _EntryRecord(
+                entry_id, data, key_id, external, issuer_name, label, suite_algorithm
+            )
             return entry_id, True
 
         entry_id = self._change(apply)
         _log.debug("added entry %s (%s)", entry_id, parsed.credential_type)
         return entry_id
+
+    def _suite_algorithm(self, named: Algorithm | str | None, parsed: Credential) -> Algorithm | None:
+        """The issuer algorithm an entry records: only one whose hash suite is not SHA-2 (the default)."""
+        if named is None and self._trust is not None:
+            trusted = self._trust.get(parsed.kid)
+            named = None if trusted is None else trusted.public_key.algorithm
+        if named is None:
+            return None
+        algorithm = named if isinstance(named, Algorithm) else Algorithm.parse(named)
+        return None if algorithm.hash_suite is HashSuite.SHA2 else algorithm
 
     def _check_external(self, ref: str, parsed: Credential) -> None:
         signer = self._external_signer(ref)
@@ -536,6 +557,8 @@ class Wallet:
         if record.entry_id not in self._credentials:
             try:
                 parsed: Credential | None = read_credential_unverified(record.credential, types=self._types)
+                if parsed is not None and record.issuer_algorithm is not None:
+                    parsed = replace(parsed, issuer_algorithm=record.issuer_algorithm.value)
             except CredentialError:
                 parsed = None
             self._credentials[record.entry_id] = parsed

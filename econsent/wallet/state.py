@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .._vault import WALLET_ID_BYTES, VaultHeader, VaultKey, unseal
 from ..errors import CorruptWalletError, WalletError, WalletErrorCode
-from ..keys import Algorithm, PublicKey, Signer, SigningKey
+from ..keys import Algorithm, HashSuite, PublicKey, Signer, SigningKey
 from ..model import Credential, IssuerName
 
 __all__ = [
@@ -170,6 +170,8 @@ class _EntryRecord:
     external: str | None
     issuer: IssuerName | None
     label: str | None = field(repr=False)
+    #: The issuer key's algorithm when its hash suite is not SHA-2 (SM2): presentations are built in it.
+    issuer_algorithm: Algorithm | None = None
 
 
 _KEY_MODES = frozenset(mode.value for mode in KeyMode)
@@ -177,6 +179,10 @@ _ALGORITHMS = frozenset(alg.value for alg in Algorithm)
 _BODY_FIELDS = frozenset({"wallet_id", "key_mode", "wallet_key", "keys", "entries"})
 _KEY_FIELDS = frozenset({"id", "algorithm", "public", "private"})
 _ENTRY_FIELDS = frozenset({"id", "credential", "key", "external", "issuer", "label"})
+# Written only for an entry whose issuer hashes with another suite than SHA-2, so that files holding no
+# such entry stay readable by versions before SM2.
+_ENTRY_SUITE_FIELD = "issuer_algorithm"
+_SUITE_ALGORITHMS = frozenset(alg.value for alg in Algorithm if alg.hash_suite is not HashSuite.SHA2)
 
 
 @dataclass(slots=True)
@@ -204,17 +210,7 @@ class _State:
                 {"id": k.key_id, "algorithm": k.algorithm.value, "public": k.public, "private": k.private_pem}
                 for k in self.keys.values()
             ],
-            "entries": [
-                {
-                    "id": e.entry_id,
-                    "credential": e.credential,
-                    "key": e.key_id,
-                    "external": e.external,
-                    "issuer": None if e.issuer is None else [e.issuer.zh, e.issuer.en],
-                    "label": e.label,
-                }
-                for e in self.entries.values()
-            ],
+            "entries": [_entry_body(e) for e in self.entries.values()],
         }
 
     @classmethod
@@ -254,7 +250,12 @@ class _State:
         if not isinstance(body["entries"], list):
             raise bad("entries")
         for item in body["entries"]:
-            if not isinstance(item, dict) or set(item) != _ENTRY_FIELDS:
+            if not isinstance(item, dict) or set(item) - {_ENTRY_SUITE_FIELD} != _ENTRY_FIELDS:
+                raise bad("entry record")
+            suite_algorithm = item.get(_ENTRY_SUITE_FIELD)
+            if suite_algorithm is not None and (
+                not isinstance(suite_algorithm, str) or suite_algorithm not in _SUITE_ALGORITHMS
+            ):
                 raise bad("entry record")
             entry_id, credential, key_id, external = item["id"], item["credential"], item["key"], item["external"]
             issuer, label = item["issuer"], item["label"]
@@ -273,8 +274,23 @@ class _State:
             ):
                 raise bad("entry record")
             name = None if issuer is None else IssuerName(issuer[0], issuer[1])
-            entries[entry_id] = _EntryRecord(entry_id, credential, key_id, external, name, label)
+            algorithm = None if suite_algorithm is None else Algorithm(suite_algorithm)
+            entries[entry_id] = _EntryRecord(entry_id, credential, key_id, external, name, label, algorithm)
         return cls(wallet_id, KeyMode(mode), wallet_key, keys, entries)
+
+
+def _entry_body(entry: _EntryRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": entry.entry_id,
+        "credential": entry.credential,
+        "key": entry.key_id,
+        "external": entry.external,
+        "issuer": None if entry.issuer is None else [entry.issuer.zh, entry.issuer.en],
+        "label": entry.label,
+    }
+    if entry.issuer_algorithm is not None:
+        body[_ENTRY_SUITE_FIELD] = entry.issuer_algorithm.value
+    return body
 
 
 def _read_state(data: bytes, header: VaultHeader, key: VaultKey, source: str) -> _State:

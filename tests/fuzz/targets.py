@@ -231,11 +231,11 @@ def _resign_issuer(w: World, payload: bytes) -> bytes:
         ctype = TYPES.by_id(wire.header.type_id)
         if ctype is None:
             return payload
-        _, _, root = _disclosed_claims(wire, ctype)
+        signer = w.issuer_for(wire.header.kid)
+        if signer is None:
+            return payload
+        _, _, root = _disclosed_claims(wire, ctype, signer.algorithm.hash_suite)  # the issuer key's suite
     except VerificationError:
-        return payload
-    signer = w.issuer_for(wire.header.kid)
-    if signer is None:
         return payload
     fields = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     fields[4] = signer.sign(CREDENTIAL_CONTEXT + wire.header_bytes + root)

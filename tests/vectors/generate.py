@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 import econsent
 from econsent import (
     BUILTIN_TYPES,
+    Algorithm,
     ClaimKind,
     ClaimSpec,
     Credential,
@@ -68,14 +69,14 @@ from econsent._envelope import (
     sign_status_list,
 )
 from econsent._wire import decode_payload, pack, text_from_payload
-from econsent.keys import ED25519_WEAK_ENCODINGS
+from econsent.keys import ED25519_WEAK_ENCODINGS, SM2_DEFAULT_USER_ID, HashSuite, sm3
 from econsent.model import claims_to_json
 from econsent.status import CredentialStatus, StatusListBuilder
 from econsent.trust import KeyStatus, sign_trust_list
 from econsent.verify import _disclosed_claims
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the one test-key derivation
-from testkeys import KEY_DERIVATION, P256_ORDER, ed25519_test_key, es256_test_key
+from testkeys import KEY_DERIVATION, P256_ORDER, SM2_ORDER, ed25519_test_key, es256_test_key, sm2_test_key
 
 HERE = Path(__file__).resolve().parent
 GENERATOR = "tests/vectors/generate.py"
@@ -112,20 +113,28 @@ KEYS: dict[str, SigningKey] = {
     "other-holder-es256": es256_test_key("other-holder-es256"),
     "rogue-issuer-es256": es256_test_key("rogue-issuer-es256"),
     "rogue-anchor-es256": es256_test_key("rogue-anchor-es256"),
+    "issuer-sm2": sm2_test_key("issuer-sm2"),
+    "holder-sm2": sm2_test_key("holder-sm2"),
 }
 _used_keys: set[str] = set()
 
 
 class TestSigner:
-    """A test key that signs deterministically (RFC 6979 for ES256; Ed25519 is deterministic by design)."""
+    """A test key that signs deterministically (RFC 6979 for ES256; Ed25519 is deterministic by design; SM2
+    with k = int(SHA-256("econsent test sm2 k" 0x00 || d || data)) mod (n - 1) + 1, see :func:`sm2_sign`)."""
 
-    def __init__(self, signing: SigningKey) -> None:
+    def __init__(self, signing: SigningKey, sm2_user_id: bytes | None = None) -> None:
         self.signing = signing
         self.algorithm = signing.algorithm
         self.public_key = signing.public_key
         self._private = signing._key
+        self.sm2_user_id = sm2_user_id
 
     def sign(self, data: bytes) -> bytes:
+        if self.algorithm is Algorithm.SM2:
+            signature = sm2_sign(self._private.d, data, self.sm2_user_id or SM2_DEFAULT_USER_ID)  # type: ignore[union-attr]
+            assert self.public_key.verify(signature, data, sm2_user_id=self.sm2_user_id)
+            return signature
         if isinstance(self._private, ec.EllipticCurvePrivateKey):
             der = self._private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
             r, s = decode_dss_signature(der)
@@ -144,14 +153,40 @@ class TestSigner:
         return signature
 
 
-def key(name: str) -> TestSigner:
+def key(name: str, *, sm2_user_id: bytes | None = None) -> TestSigner:
     """A test key by name; the vector being built publishes every key it used."""
     _used_keys.add(name)
-    return TestSigner(KEYS[name])
+    return TestSigner(KEYS[name], sm2_user_id)
+
+
+def sm2_sign(d: int, data: bytes, user_id: bytes) -> bytes:
+    """GB/T 32918.2 section 6.1 with a deterministic k, so regenerating the SM2 vectors reproduces every byte."""
+    from econsent.keys import _SM2_CURVE_BYTES, _sm2_base_multiple
+
+    x_a, y_a = _sm2_base_multiple(d)
+    za = sm3(
+        (8 * len(user_id)).to_bytes(2, "big")
+        + user_id
+        + _SM2_CURVE_BYTES
+        + x_a.to_bytes(32, "big")
+        + y_a.to_bytes(32, "big")
+    )
+    e = int.from_bytes(sm3(za + data), "big")
+    k = int.from_bytes(hashlib.sha256(b"econsent test sm2 k\x00" + d.to_bytes(32, "big") + data).digest(), "big")
+    k = k % (SM2_ORDER - 1) + 1
+    r = (e + _sm2_base_multiple(k)[0]) % SM2_ORDER
+    s = pow(1 + d, -1, SM2_ORDER) * (k - r * d) % SM2_ORDER
+    assert r and r + k != SM2_ORDER and s  # one in 2**256 each: a test key that hit one would need another label
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def spki_der(public_key: PublicKey) -> bytes:
-    """The DER SubjectPublicKeyInfo a kid is computed over (SPEC 6): named curve and uncompressed point for P-256."""
+    """The DER SubjectPublicKeyInfo a kid is computed over (SPEC 6): named curve and uncompressed point for P-256
+    and SM2 (SM3 for SM2's kid)."""
+    if public_key.algorithm is Algorithm.SM2:
+        der = base64.b64decode(b"".join(public_key.to_pem().splitlines()[1:-1]))
+        assert sm3(der)[:8] == public_key.kid
+        return der
     der = serialization.load_pem_public_key(public_key.to_pem()).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -205,6 +240,7 @@ def trusted(
     types: Sequence[str] = ALL_TYPE_NAMES,
     window: tuple[int, int] = (KEY_FROM, KEY_UNTIL),
     status: tuple[KeyStatus, int] | None = None,
+    sm2_user_id: bytes | None = None,
 ) -> TrustedKey:
     return TrustedKey(
         public_key=KEYS[name].public_key,
@@ -214,7 +250,17 @@ def trusted(
         valid_until=dt.datetime.fromtimestamp(window[1], dt.UTC),
         status=KeyStatus.ACTIVE if status is None else status[0],
         status_since=None if status is None else dt.datetime.fromtimestamp(status[1], dt.UTC),
+        sm2_user_id=sm2_user_id,
     )
+
+
+def issuer_sm2_entry(**kwargs: Any) -> TrustedKey:
+    return trusted("issuer-sm2", "测试签发机关（SM2）", "Test issuer (SM2)", **kwargs)  # noqa: RUF001
+
+
+def sm2_trust(**kwargs: Any) -> TrustStore:
+    """The standard trust store and the SM2 issuer key (only the SM2 vectors hold it: earlier files never change)."""
+    return TrustStore([issuer_es256_entry(), issuer_ed25519_entry(), issuer_sm2_entry(**kwargs)])
 
 
 def issuer_es256_entry(**kwargs: Any) -> TrustedKey:
@@ -371,8 +417,9 @@ def issue(
     issued_at: int = ISSUED_AT,
     derive: Sequence[str] = (),
     status: StatusReference | None = None,
+    sm2_user_id: bytes | None = None,
 ) -> Credential:
-    signer = Issuer(key(issuer), types=TYPES, random_bytes=fixed_random(label))
+    signer = Issuer(key(issuer, sm2_user_id=sm2_user_id), types=TYPES, random_bytes=fixed_random(label))
     challenge = hashlib.sha256(f"econsent test challenge\x00{label}".encode()).digest()
     return signer.issue(
         type_name,
@@ -597,8 +644,9 @@ def show(
     profile: str | None = None,
     nonce: bytes | None = None,
     audience: str | None = None,
+    issuer_algorithm: str = "ES256",
 ) -> str:
-    """A genuine presentation made with the public wallet API."""
+    """A genuine presentation made with the public wallet API (in the suite of ``issuer_algorithm``)."""
     return present(
         credential,
         None if holder is None else key(holder),
@@ -609,6 +657,7 @@ def show(
         nonce=nonce,
         audience=audience,
         types=TYPES,
+        issuer_algorithm=issuer_algorithm,
     )
 
 
@@ -625,6 +674,7 @@ def valid_case(
     audience: str | None = None,
     presented_at: int = PRESENTED_AT,
     lifetime: int = LIFETIME,
+    issuer_algorithm: str = "ES256",
     **case_fields: Any,
 ) -> Case:
     """A genuine presentation that must verify, with the claims it must disclose."""
@@ -638,6 +688,7 @@ def valid_case(
         profile=profile,
         nonce=nonce,
         audience=audience,
+        issuer_algorithm=issuer_algorithm,
     )
     return Case(
         description,
@@ -2085,7 +2136,8 @@ def positive_layers(text: str, types: TypeRegistry) -> dict[str, Any]:
     wire = decode_payload(payload)
     ctype = types.by_id(wire.header.type_id)
     assert ctype is not None
-    _, _, root = _disclosed_claims(wire, ctype)
+    suite = suite_of_kid(wire.header.kid)
+    _, _, root = _disclosed_claims(wire, ctype, suite)
     h = wire.header
     layers: dict[str, Any] = {
         "text": text,
@@ -2106,14 +2158,21 @@ def positive_layers(text: str, types: TypeRegistry) -> dict[str, Any]:
     }
     if wire.proof is not None:
         layers["holder_signed_hex"] = (PRESENTATION_CONTEXT + wire.proof.signed_bytes).hex()
-        layers["replay_fingerprint_hex"] = replay_fingerprint(wire.proof.signed_bytes).hex()
+        layers["replay_fingerprint_hex"] = replay_fingerprint(wire.proof.signed_bytes, suite).hex()
     return layers
 
 
-def replay_fingerprint(signed_bytes: bytes) -> bytes:
-    """SPEC 7.4, written out: SHA-256 over the context string and the holder-signed payload bytes (no other context)."""
-    fingerprint = hashlib.sha256(b"econsent/v1 replay\x00" + signed_bytes).digest()
-    assert fingerprint == presentation_fingerprint(signed_bytes)
+def suite_of_kid(kid: bytes) -> HashSuite:
+    """The hash suite of the test issuer key with this kid (SPEC 4: the issuer key's, as a trust store gives it)."""
+    return next(k.algorithm.hash_suite for k in KEYS.values() if k.public_key.kid == kid)
+
+
+def replay_fingerprint(signed_bytes: bytes, suite: HashSuite) -> bytes:
+    """SPEC 7.4, written out: SHA-256 (SM3 for an SM2 issuer) over the context string and the holder-signed
+    payload bytes (no other context)."""
+    data = b"econsent/v1 replay\x00" + signed_bytes
+    fingerprint = sm3(data) if suite is HashSuite.SM3 else hashlib.sha256(data).digest()
+    assert fingerprint == presentation_fingerprint(signed_bytes, suite)
     return fingerprint
 
 
@@ -3609,6 +3668,174 @@ def _() -> Case:
         "(MALFORMED) before the signature is checked.",
         json.dumps(document, indent=2).encode("ascii") + b"\n",
         "MALFORMED",
+    )
+
+
+# --- SM2 with SM3 (SPEC revision 4): appended, so earlier numbers never move
+
+
+def sm2_reference(label: str = "reference-sm2", **options: Any) -> Credential:
+    return reference(label, issuer="issuer-sm2", **options)
+
+
+@case("sm2-issuer-sm2-holder")
+def _() -> Case:
+    return valid_case(
+        "The reference licence signed by an SM2 issuer key (SM3 tree, salts and fingerprint) and bound to an SM2 "
+        "holder key; every claim.",
+        sm2_reference(holder="holder-sm2"),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-sm2",
+        issuer_algorithm="SM2",
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-issuer-es256-holder-driving-check")
+def _() -> Case:
+    return valid_case(
+        "SM2 issuer, ES256 holder key, driving-check profile: the holder's algorithm does not choose the suite.",
+        sm2_reference("reference-sm2-es256-holder"),
+        REFERENCE_LICENCE,
+        DL,
+        profile="driving-check",
+        issuer_algorithm="SM2",
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-scattered-disclosure")
+def _() -> Case:
+    return valid_case(
+        "SM2 issuer and holder; three claims from different blocks, so SM3 seeds and hashes at two levels.",
+        sm2_reference(holder="holder-sm2"),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-sm2",
+        names=["family_name", "licence_number", "address"],
+        issuer_algorithm="SM2",
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-es256-issuer-sm2-holder")
+def _() -> Case:
+    return valid_case(
+        "ES256 issuer (SHA-2 suite), SM2 holder key (holder key algorithm id 3); name profile.",
+        reference("reference-sm2-holder", holder="holder-sm2"),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-sm2",
+        profile="name",
+        trust=sm2_trust(),
+    )
+
+
+SM2_USER_ID = b"310000-traffic@gov.sh.cn"
+
+
+@case("sm2-issuer-user-id-from-trust-store")
+def _() -> Case:
+    return valid_case(
+        "The SM2 issuer signs with the user ID 310000-traffic@gov.sh.cn, which its trust store entry names "
+        "(sm2_user_id): Z_A is computed with it.",
+        sm2_reference("reference-sm2-user-id", holder="holder-sm2", sm2_user_id=SM2_USER_ID),
+        REFERENCE_LICENCE,
+        DL,
+        holder="holder-sm2",
+        issuer_algorithm="SM2",
+        trust=sm2_trust(sm2_user_id=SM2_USER_ID),
+    )
+
+
+@case("sm2-issuer-user-id-missing-from-trust-store")
+def _() -> Case:
+    text = show(sm2_reference("reference-sm2-user-id", holder="holder-sm2", sm2_user_id=SM2_USER_ID), "holder-sm2",
+                issuer_algorithm="SM2")  # fmt: skip
+    return reject(
+        "The same SM2 issuer signature made with a user ID the trust store does not name: the verifier checks it "
+        "with the default 1234567812345678, another Z_A.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        text,
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-mixed-sha2-tree-under-sm2-issuer")
+def _() -> Case:
+    text = show(sm2_reference(holder="holder-sm2"), "holder-sm2", profile="driving-check", issuer_algorithm="ES256")
+    return reject(
+        "An SM2-issued credential presented with its disclosure built in the SHA-2 suite (seeds split with "
+        "SHA-512, withheld subtrees hashed with SHA-256): the verifier takes SM3 from the trust store's SM2 "
+        "key, rebuilds another root, and the issuer signature fails.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        text,
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-mixed-sm3-tree-under-es256-issuer")
+def _() -> Case:
+    text = show(reference("reference-sm2-holder", holder="holder-sm2"), "holder-sm2", profile="driving-check",
+                issuer_algorithm="SM2")  # fmt: skip
+    return reject(
+        "An ES256-issued credential presented with its disclosure built in the SM3 suite: the trust store's "
+        "ES256 key means SHA-2, the root differs, and the issuer signature fails.",
+        ErrorCode.BAD_ISSUER_SIGNATURE,
+        "issuer_signature",
+        text,
+        trust=sm2_trust(),
+    )
+
+
+def _sm2_off_curve_x() -> bytes:
+    from econsent.keys import _SM2_A, _SM2_B, _SM2_P
+
+    x = 1
+    while pow((x**3 + _SM2_A * x + _SM2_B) % _SM2_P, (_SM2_P - 1) // 2, _SM2_P) == 1:
+        x += 1
+    return x.to_bytes(32, "big")
+
+
+@case("sm2-holder-key-not-on-curve")
+def _() -> Case:
+    m = material().replace(holder=b"\x03\x02" + _sm2_off_curve_x())
+    return reject(
+        "An issuer-signed SM2 holder key 0x03 || 02 || x where no sm2p256v1 point has that x; the holder "
+        "signature is zeros (nobody holds that key).",
+        ErrorCode.MALFORMED,
+        "holder_signature",
+        presentation(m, holder=None),
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-holder-key-x-not-below-p")
+def _() -> Case:
+    m = material().replace(holder=b"\x03\x03" + b"\xff" * 32)
+    return reject(
+        "An issuer-signed SM2 holder key whose x is 2^256 - 1, not below the field prime (no canonical point).",
+        ErrorCode.MALFORMED,
+        "holder_signature",
+        presentation(m, holder=None),
+        trust=sm2_trust(),
+    )
+
+
+@case("sm2-holder-signature-bit-flipped")
+def _() -> Case:
+    text = show(reference("reference-sm2-holder", holder="holder-sm2"), "holder-sm2", profile="name")
+    payload = bytearray(payload_of(text))
+    payload[-1] ^= 1
+    return reject(
+        "A genuine presentation by an SM2 holder key with the last bit of s flipped.",
+        ErrorCode.BAD_HOLDER_SIGNATURE,
+        "holder_signature",
+        bytes(payload),
+        trust=sm2_trust(),
     )
 
 
