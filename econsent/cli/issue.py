@@ -27,8 +27,10 @@ from ..possession import (
 )
 from ..present import DEFAULT_LIFETIME, present, read_credential_unverified
 from ._common import (
+    SIGNING_KEY_HELP,
     UsageError,
     add_force_option,
+    add_issuer_algorithm_option,
     add_passphrase_option,
     csv_list,
     emit,
@@ -39,6 +41,7 @@ from ._common import (
     read_bytes,
     read_claims_request,
     refuse_existing,
+    signer_from_option,
     write_file,
 )
 
@@ -85,6 +88,7 @@ def register(sub: Any) -> None:
     )
     pres.add_argument("--nonce", help="the verifier's challenge, hex")
     pres.add_argument("--audience", help="the verifier the code is made for")
+    add_issuer_algorithm_option(pres)
     pres.add_argument("--png", type=Path, help="write the QR code as PNG")
     pres.add_argument("--svg", type=Path, help="write the QR code as SVG")
     pres.add_argument("--terminal", action="store_true", help="draw the QR code in the terminal")
@@ -96,8 +100,8 @@ def register(sub: Any) -> None:
 
 def add_issue_options(parser: argparse.ArgumentParser) -> None:
     """The options ``issue`` and ``issuer issue`` share: key, claims, holder binding, validity, output."""
-    parser.add_argument("--key", required=True, type=Path, help="issuer private key (PEM)")
-    add_passphrase_option(parser, "passphrase of the issuer key, from this environment variable")
+    parser.add_argument("--key", required=True, help="issuer " + SIGNING_KEY_HELP)
+    add_passphrase_option(parser, "passphrase of the issuer key file, from this environment variable")
     parser.add_argument(
         "--claims",
         required=True,
@@ -128,7 +132,7 @@ def issue_request(args: argparse.Namespace) -> tuple[Issuer, str, dict[str, Any]
     """What the :func:`add_issue_options` ask for: the issuer, the type name, the claims, and the keywords
     of :meth:`Issuer.issue` (holder key, possession, challenge, validity, now, derive)."""
     ctype, claims, valid_from, valid_until = read_claims_request(args)
-    issuer = Issuer(SigningKey.from_pem(read_bytes(args.key), passphrase(args)))
+    issuer = Issuer(signer_from_option(args, args.key))
     holder_key = None if args.bearer else PublicKey.from_pem(read_bytes(args.holder_key))
     possession, challenge = _possession(args)
     options = {
@@ -245,6 +249,7 @@ def _cmd_present(args: argparse.Namespace) -> int:
         profile=args.profile,
         nonce=parse_hex(args.nonce, "--nonce"),
         audience=args.audience,
+        issuer_algorithm=args.issuer_algorithm,
     )
     if args.png:
         write_file(args.png, qr.render_png(text, ecc=qr.SCREEN_ECC, border=qr.SCREEN_BORDER), replace=args.force)

@@ -14,8 +14,15 @@ from typing import Any
 
 from .._files import PUBLISHED
 from ..errors import EXIT_VALID
-from ..keys import PublicKey, SigningKey
-from ..registry import DEFAULT_LIST_SIZE, CredentialRecord, IssuerRegistry, RegistryError, RegistryErrorCode
+from ..keys import PublicKey
+from ..registry import (
+    DEFAULT_LIST_SIZE,
+    CredentialRecord,
+    IssuerRegistry,
+    RegistryError,
+    RegistryErrorCode,
+    is_registry_url,
+)
 from ..status import (
     MAX_STATUS_LIST_BYTES,
     STATUS_LIST_FILE_SUFFIX,
@@ -24,17 +31,19 @@ from ..status import (
     read_status_list_unverified,
 )
 from ._common import (
+    SIGNING_KEY_HELP,
     UsageError,
     add_passphrase_option,
     emit,
     iso_time,
     needs_action,
     parse_time,
-    passphrase,
     read_bytes,
     refuse_existing,
+    signer_from_option,
     write_file,
 )
+from .batch import register as register_batch
 from .issue import add_issue_options, issue_request, issued_summary
 
 __all__ = ["register"]
@@ -48,7 +57,9 @@ def register(sub: Any) -> None:
     actions = issuer.add_subparsers(metavar="ACTION")
     issuer.set_defaults(handler=needs_action(issuer))
 
-    init = actions.add_parser("init", help="create an issuer registry (one SQLite file) bound to the issuer's key")
+    init = actions.add_parser(
+        "init", help="create an issuer registry (an SQLite file or a PostgreSQL database) bound to the issuer's key"
+    )
     _registry_option(init)
     init.add_argument(
         "--key", required=True, action="append", type=Path, help="issuer public key (PEM) it issues with (repeat)"
@@ -66,10 +77,9 @@ def register(sub: Any) -> None:
     add_key.add_argument(
         "--authorised-by",
         required=True,
-        type=Path,
-        help="private key (PEM) of a registered key that consents (in a registry with no key yet: the new key's own)",
+        help=SIGNING_KEY_HELP + " of a registered key that consents (in a registry with no key yet: the new key's)",
     )
-    add_passphrase_option(add_key, "passphrase of the --authorised-by key, from this environment variable")
+    add_passphrase_option(add_key, "passphrase of the --authorised-by key file, from this environment variable")
     add_key.add_argument("--now", help="time of the registration (default: the clock)")
     add_key.add_argument("--json", action="store_true")
     add_key.set_defaults(handler=_add_key)
@@ -103,8 +113,8 @@ def register(sub: Any) -> None:
 
     publish = actions.add_parser("publish", help="sign status lists into DIR/<issuer>.<list>.ecsl files")
     _registry_option(publish)
-    publish.add_argument("--key", required=True, type=Path, help="issuer private key (PEM) to sign with")
-    add_passphrase_option(publish, "passphrase of the issuer key, from this environment variable")
+    publish.add_argument("--key", required=True, help="issuer " + SIGNING_KEY_HELP + " to sign with")
+    add_passphrase_option(publish, "passphrase of the issuer key file, from this environment variable")
     publish.add_argument("--out-dir", required=True, type=Path, help="folder for the .ecsl files (created if missing)")
     publish.add_argument("--list", dest="lists", type=int, action="append", help="list id (repeat; default: all)")
     when = publish.add_mutually_exclusive_group()
@@ -114,9 +124,22 @@ def register(sub: Any) -> None:
     publish.add_argument("--json", action="store_true")
     publish.set_defaults(handler=_publish)
 
+    register_batch(actions)
+
 
 def _registry_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", required=True, type=Path, help="the issuer registry file")
+    parser.add_argument(
+        "--registry",
+        required=True,
+        type=_registry_location,
+        help="the issuer registry: a file (SQLite), or a postgresql:// URL of a database shared by offices "
+        "(password from PGPASSWORD or ~/.pgpass rather than the URL)",
+    )
+
+
+def _registry_location(text: str) -> str | Path:
+    """A ``postgresql://`` URL stays as given (a path would fold its ``//``); anything else is a file."""
+    return text if is_registry_url(text) else Path(text)
 
 
 def _open(args: argparse.Namespace) -> IssuerRegistry:
@@ -124,8 +147,7 @@ def _open(args: argparse.Namespace) -> IssuerRegistry:
 
 
 def _init(args: argparse.Namespace) -> int:
-    if args.registry.exists():
-        raise UsageError(f"{args.registry} exists: refusing to overwrite it")
+    _refuse_existing_registry(args.registry)
     keys = [PublicKey.from_pem(read_bytes(path)) for path in args.key]
     with IssuerRegistry.open(
         args.registry, issuer_ref=args.issuer_ref, issuer_keys=keys, list_size=args.list_size
@@ -133,23 +155,40 @@ def _init(args: argparse.Namespace) -> int:
         emit(
             args,
             {
-                "registry": str(registry.path),
+                "registry": registry.location,
                 "issuer_ref": registry.issuer_ref,
                 "list_size": registry.list_size,
                 "keys": [key.kid.hex() for key in registry.issuer_keys],
             },
             [
-                f"registry {registry.path} for {registry.issuer_ref}, status lists of {registry.list_size} entries, "
+                f"registry {registry.location} for {registry.issuer_ref}, "
+                f"status lists of {registry.list_size} entries, "
                 f"keys {', '.join(key.kid.hex() for key in registry.issuer_keys)}"
             ],
         )
     return EXIT_VALID
 
 
+def _refuse_existing_registry(location: str | Path) -> None:
+    """``init`` makes a new registry: a usage error if the file exists or the database already holds one."""
+    if isinstance(location, Path):
+        if location.exists() or location.is_symlink():
+            raise UsageError(f"{location} exists: refusing to overwrite it")
+        return
+    try:
+        existing = IssuerRegistry.open(location, create=False)
+    except RegistryError as exc:
+        if exc.code is RegistryErrorCode.WRONG_REGISTRY:
+            return  # an empty database (or one holding something else, which creating then refuses)
+        raise
+    existing.close()
+    raise UsageError(f"{existing.location} already holds an issuer registry: refusing to overwrite it")
+
+
 def _add_key(args: argparse.Namespace) -> int:
     key = PublicKey.from_pem(read_bytes(args.key))
     with _open(args) as registry:
-        authority = SigningKey.from_pem(read_bytes(args.authorised_by), passphrase(args))
+        authority = signer_from_option(args, args.authorised_by)
         registry.add_key(key, now=parse_time(args.now), authorised_by=authority)
         kids = [registered.kid.hex() for registered in registry.issuer_keys]
     emit(
@@ -247,7 +286,7 @@ def _record_json(record: CredentialRecord) -> dict[str, Any]:
 def _publish(args: argparse.Namespace) -> int:
     now = parse_time(args.now)
     next_update = parse_time(args.next_update) if args.next_update else now + _dt.timedelta(seconds=args.ttl)
-    signer = SigningKey.from_pem(read_bytes(args.key), passphrase(args))
+    signer = signer_from_option(args, args.key)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     published = []
     with _open(args) as registry:

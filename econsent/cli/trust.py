@@ -10,11 +10,12 @@ from typing import Any
 from .._files import PUBLISHED
 from .._terminal import json_text
 from ..errors import EXIT_VALID
-from ..keys import PublicKey, SigningKey, public_keys_from_jwks
+from ..keys import PublicKey, public_keys_from_jwks
 from ..model import IssuerName
 from ..schema import BUILTIN_TYPES
 from ..trust import KeyStatus, TrustedKey, TrustLists, TrustStore, sign_trust_list
 from ._common import (
+    SIGNING_KEY_HELP,
     UsageError,
     add_force_option,
     add_passphrase_option,
@@ -24,9 +25,9 @@ from ._common import (
     iso_time,
     needs_action,
     parse_time,
-    passphrase,
     read_bytes,
     refuse_existing,
+    signer_from_option,
     write_file,
 )
 
@@ -72,8 +73,8 @@ def register(sub: Any) -> None:
 
     sign = actions.add_parser("sign", help="sign the trust store as a trust list with a trust-anchor key")
     sign.add_argument("--store", required=True, type=Path)
-    sign.add_argument("--anchor-key", required=True, type=Path, help="trust-anchor private key (PEM)")
-    add_passphrase_option(sign, "passphrase of the anchor key, from this environment variable")
+    sign.add_argument("--anchor-key", required=True, help="trust-anchor " + SIGNING_KEY_HELP)
+    add_passphrase_option(sign, "passphrase of the anchor key file, from this environment variable")
     sign.add_argument("--name", required=True, help="list name, e.g. shanghai")
     sign.add_argument(
         "--sequence", required=True, type=int_range(0, 2**53 - 1), help="sequence number, higher than the last one"
@@ -187,7 +188,7 @@ def _set_status(args: argparse.Namespace) -> int:
 
 def _sign(args: argparse.Namespace) -> int:
     refuse_existing(args.out, force=args.force)
-    anchor = SigningKey.from_pem(read_bytes(args.anchor_key), passphrase(args))
+    anchor = signer_from_option(args, args.anchor_key)
     data = sign_trust_list(
         TrustStore.load(args.store),
         anchor,
