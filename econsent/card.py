@@ -14,7 +14,6 @@ fontconfig; a card whose text has a character no font found here can draw raises
 """
 
 # Chinese sentences use Chinese (full-width) punctuation on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -30,7 +29,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ._terminal import printable
-from .errors import ErrorCode, MissingDependencyError, VerificationError
+from .errors import EconsentError, ErrorCode, MissingDependencyError, VerificationError
+from .i18n import N_, Language, translate
 from .model import Instant, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, TypeRegistry
 
@@ -42,9 +42,12 @@ __all__ = [
     "SYSTEM_CJK_FONTS",
     "CardFont",
     "find_cjk_font",
+    "labels_json",
+    "refusal_json",
     "render_card_png",
     "render_card_text",
     "render_not_shown_png",
+    "result_json",
 ]
 
 CardSubject: TypeAlias = Verdict | VerificationError
@@ -69,6 +72,9 @@ SYSTEM_CJK_FONTS = (
     "C:/Windows/Fonts/msyh.ttc",  # Windows: Microsoft YaHei
     "C:/Windows/Fonts/simhei.ttf",
     "C:/Windows/Fonts/simsun.ttc",
+    # Last, for the rare characters of names (CJK Extension B and beyond, e.g. 𠮷 𪚥) the fonts above lack:
+    "/usr/share/fonts/truetype/hanazono/HanaMinA.ttf",  # Debian/Ubuntu fonts-hanazono
+    "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",
 )
 # For the Latin, digits and punctuation some Chinese fonts lack (Droid Sans Fallback has no Latin).
 _LATIN_FONTS = (
@@ -129,12 +135,15 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
     checked = from_unix(to_unix(now))
     if isinstance(subject, VerificationError):
         unread = subject.code is ErrorCode.NO_QR_CODE  # nothing was refused: the camera did not see a code
-        rows = [_Row("", text, "reason") for text in (_UNREAD if unread else (subject.sentence,))]
+        reasons = (translate(_UNREAD, "zh"), _UNREAD) if unread else (subject.sentence_zh, subject.sentence)
+        rows = [_Row("", text, "reason") for text in reasons]
         if subject.detail:
-            rows.append(_Row("详情 detail", subject.detail, "muted"))
-        title, title_zh = ("NOT READ", "无法识别") if unread else ("REJECTED", "拒绝")
+            rows.append(_Row(_both(N_("detail")), subject.detail, "muted"))
+        title = N_("NOT READ") if unread else N_("REJECTED")
         tone: _Tone = "unread" if unread else "rejected"
-        return _Content(tone, title, title_zh, subject.code.value, tuple(rows), f"checked {_utc(checked)}")
+        return _Content(
+            tone, title, translate(title, "zh"), subject.code.value, tuple(rows), f"checked {_utc(checked)}"
+        )
     if not isinstance(subject, Verdict):
         raise TypeError(f"a card shows a Verdict or a VerificationError, not {type(subject).__name__}")
     verdict = subject
@@ -144,7 +153,11 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
         subtitle = f"{type_label or verdict.credential_type}  ·  serial {verdict.serial}"
     else:  # an EU DCC or a SMART Health Card: no serial of ours, the format says what was checked
         subtitle = f"{type_label or verdict.credential_type}  ·  {verdict.format}"
-    rows = [_Row("签发 issuer", str(verdict.issuer), "fact"), _Row("出示 shown", _shown(verdict, checked), "fact")]
+    rows = [
+        _Row(_both(N_("issuer")), str(verdict.issuer), "fact"),
+        _Row(_both(N_("shown")), f"{_shown(verdict, checked, 'zh')}  ·  {_shown(verdict, checked, 'en')}", "fact"),
+        _Row(_both(N_("expiry")), _local(verdict.valid_until), "fact"),
+    ]
     specs = {spec.name: spec for spec in ctype.claims} if ctype else {}
     for name, value in verdict.claims.items():
         spec = specs.get(name)
@@ -154,16 +167,29 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
         else:
             rows.append(_Row(label, _claim_text(value), "claim"))
     if verdict.withheld:
-        rows.append(_Row("未出示 withheld", ", ".join(verdict.withheld), "muted"))
-    rows += [_Row("注意 warning", warning, "warning") for warning in verdict.warnings]
+        rows.append(_Row(_both(N_("withheld")), ", ".join(verdict.withheld), "muted"))
+    rows += [_Row(_both(N_("warning")), warning, "warning") for warning in verdict.warnings]
     footer = f"checked {_utc(checked)}  ·  issuer key {verdict.kid} ({verdict.algorithm})"
     if verdict.trust_list:
         footer += f"  ·  trust list {verdict.trust_list}"
-    return _Content("valid", "VALID", "有效", subtitle, tuple(rows), footer)
+    return _Content("valid", N_("VALID"), translate(N_("VALID"), "zh"), subtitle, tuple(rows), footer)
 
 
-# What the neutral card of an image with no readable code asks, in English and in Chinese.
-_UNREAD = ("Could not read the code: hold the phone flat and closer.", "无法识别，请将手机放平并靠近。")
+# What the neutral card of an image with no readable code asks.
+_UNREAD = N_("Could not read the code: hold the phone flat and closer.")
+
+
+def _both(label: str) -> str:
+    """A card label in Chinese, then English (``签发 issuer``): the clerk reads one, the citizen maybe the other."""
+    return f"{translate(label, 'zh')} {label}"
+
+
+def _local(moment: _dt.datetime) -> str:
+    """A date and time in this counter's time zone, labelled with its offset (``2029-01-15 08:00 UTC+08:00``):
+    a licence's end shown in UTC would be a day early or late for a clerk in Shanghai near midnight."""
+    local = moment.astimezone()
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
 
 
 def _utc(moment: _dt.datetime) -> str:
@@ -173,7 +199,7 @@ def _utc(moment: _dt.datetime) -> str:
 
 def _claim_text(value: ClaimValue | Any) -> str:
     if isinstance(value, bool):
-        return "yes 是" if value else "no 否"
+        return _both(N_("yes")) if value else _both(N_("no"))
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, tuple | list):
@@ -183,29 +209,85 @@ def _claim_text(value: ClaimValue | Any) -> str:
     return str(value)
 
 
-def _duration(seconds: int) -> str:
+def _duration(seconds: int, language: Language) -> str:
     """A rough, readable length of time: 45 s, 12 min, 5 h, 3 days, 6 years."""
     if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 48 * 3600:
-        return f"{round(seconds / 3600)} h"
-    if seconds < 730 * 86400:
-        return f"{round(seconds / 86400)} days"
-    return f"{seconds // (365 * 86400)} years"
+        count, unit = seconds, N_("{count} s")
+    elif seconds < 90 * 60:
+        count, unit = round(seconds / 60), N_("{count} min")
+    elif seconds < 48 * 3600:
+        count, unit = round(seconds / 3600), N_("{count} h")
+    elif seconds < 730 * 86400:
+        count, unit = round(seconds / 86400), N_("{count} days")
+    else:
+        count, unit = seconds // (365 * 86400), N_("{count} years")
+    return translate(unit, language).format(count=count)
 
 
-def _shown(verdict: Verdict, checked: _dt.datetime) -> str:
+def _shown(verdict: Verdict, checked: _dt.datetime, language: Language) -> str:
     """How long ago the code was made (the holder's phone stamps it), and how long it has left."""
     now = to_unix(checked)
+
+    def say(message: str, seconds: int) -> str:
+        return translate(message, language).format(time=_duration(seconds, language))
+
     if verdict.presented_at is None or verdict.expires_at is None:
         age = now - to_unix(verdict.issued_at)
-        return f"bearer code issued {_duration(max(age, 0))} ago: check the holder's identity by other means"
+        return say(N_("bearer code issued {time} ago: check the holder's identity by other means"), max(age, 0))
     age = now - to_unix(verdict.presented_at)
     left = to_unix(verdict.expires_at) - now
-    made = f"made {_duration(age)} ago" if age >= 0 else f"made {_duration(-age)} ahead of this clock"
-    return f"{made}, expires in {_duration(left)}" if left >= 0 else f"{made}, expired {_duration(-left)} ago"
+    made = say(N_("made {time} ago"), age) if age >= 0 else say(N_("made {time} ahead of this clock"), -age)
+    end = say(N_("expires in {time}"), left) if left >= 0 else say(N_("expired {time} ago"), -left)
+    return translate(N_("{made}, {end}"), language).format(made=made, end=end)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON: what ``verify --json``, ``scan --json`` and ``serve``'s ``POST /verify`` answer
+
+# The sentence of a valid verdict, as a rejection has its reason's sentence.
+_VALID_SENTENCE = N_("The code is valid: a trusted issuer signed it and it meets this counter's rules.")
+
+
+def refusal_json(error: EconsentError) -> dict[str, Any]:
+    """The one JSON shape of an error or refusal, in both languages: ``{"ok": false, "code", "sentence", ...}``.
+
+    ``sentence_zh`` is the Chinese of ``sentence``; ``detail`` is for the log and may be empty. A rejected
+    code (:class:`~econsent.errors.VerificationError`) also carries ``"valid": false``, like a verdict.
+    """
+    document: dict[str, Any] = {"valid": False} if isinstance(error, VerificationError) else {}
+    document.update(
+        ok=False, code=error.code.value, sentence=error.sentence, sentence_zh=error.sentence_zh, detail=error.detail
+    )
+    return document
+
+
+def result_json(subject: CardSubject) -> dict[str, Any]:
+    """A verdict (``{"valid": true, "ok": true, ...}`` with every field of
+    :meth:`~econsent.model.Verdict.to_json`) or a rejection (:func:`refusal_json`), each with a sentence
+    in English and Chinese."""
+    if isinstance(subject, Verdict):
+        zh = translate(_VALID_SENTENCE, "zh")
+        return {**subject.to_json(), "ok": True, "sentence": _VALID_SENTENCE, "sentence_zh": zh}
+    return refusal_json(subject)
+
+
+def labels_json(verdict: Verdict, types: TypeRegistry = BUILTIN_TYPES) -> dict[str, Any]:
+    """The Chinese and English names of a verdict's credential type and of its shown and withheld claims.
+
+    ``{"type": {"zh", "en"}, "claims": {name: {"zh", "en"}}}``; a name the type registry does not label
+    is its own label in both languages.
+    """
+    ctype = types.by_name(verdict.credential_type)
+    specs = {spec.name: spec for spec in ctype.claims} if ctype else {}
+    claims = {}
+    for name in (*verdict.claims, *verdict.withheld):
+        spec = specs.get(name)
+        claims[name] = {"zh": (spec and spec.label_zh) or name, "en": (spec and spec.label_en) or name}
+    kind = verdict.credential_type
+    return {
+        "type": {"zh": (ctype and ctype.label_zh) or kind, "en": (ctype and ctype.label_en) or kind},
+        "claims": claims,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,7 +543,7 @@ def _no_glyph(count: int) -> MissingDependencyError:
     # The characters themselves stay out of the message: they are from a name or an address.
     return MissingDependencyError(
         f"the card has {count} character(s) that no installed font can draw; install a font with wider "
-        f"coverage (Debian/Ubuntu: apt-get install fonts-noto-cjk), or set {FONT_ENV} to one"
+        f"coverage (Debian/Ubuntu: apt-get install fonts-noto-cjk fonts-hanazono), or set {FONT_ENV} to one"
     )
 
 
@@ -552,15 +634,14 @@ def render_not_shown_png(
     fixed, so it draws with any font that :func:`find_cjk_font` accepts.
     """
     _check_width(width)
-    rows = tuple(_Row("", text, "reason") for text in _NOT_SHOWN)
+    rows = tuple(_Row("", text, "reason") for text in (translate(_NOT_SHOWN, "zh"), _NOT_SHOWN))
     checked = from_unix(to_unix(now))
-    return _render_png(_Content("unread", "SEE SCREEN", "请看屏幕", "", rows, f"checked {_utc(checked)}"), width, font)
+    title = N_("SEE SCREEN")
+    content = _Content("unread", title, translate(title, "zh"), "", rows, f"checked {_utc(checked)}")
+    return _render_png(content, width, font)
 
 
-_NOT_SHOWN = (
-    "This card cannot be drawn here: read the verdict on the counter's screen.",
-    "此卡无法显示，请查看窗口屏幕上的结果。",
-)
+_NOT_SHOWN = N_("This card cannot be drawn here: read the verdict on the counter's screen.")
 
 
 def _check_width(width: int) -> None:

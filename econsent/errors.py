@@ -9,21 +9,24 @@ of errors: verification, wallet, issuer registry, status list, trust list, proof
 refusal, and :class:`GeneralCode` for the errors whose class alone says what went wrong.
 
 Foreign exceptions never escape the public API: they are wrapped with ``raise ... from exc``. This module
-imports only the standard library, so every other module can import it.
+imports only the standard library and :mod:`econsent.i18n` (the sentences' Chinese comes from its gettext
+catalogue), so every other module can import it. Errors pickle with every attribute, so that a process
+pool or a Dask worker can hand one back to the process that asked.
 """
-
-# Chinese sentences use Chinese (full-width) punctuation on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from .i18n import N_, Language, translate
 
 __all__ = [
     "EXIT_REJECTED",
     "EXIT_USAGE",
     "EXIT_VALID",
+    "BatchError",
+    "BatchProblem",
     "Code",
     "CorruptWalletError",
     "CredentialError",
@@ -33,6 +36,8 @@ __all__ = [
     "ErrorCode",
     "GeneralCode",
     "HolderKeyError",
+    "HsmError",
+    "HsmProblem",
     "ImageRefusal",
     "ImageRefusedError",
     "InputFileError",
@@ -45,6 +50,7 @@ __all__ = [
     "QRError",
     "RegistryError",
     "RegistryErrorCode",
+    "RequestError",
     "SchemaError",
     "SignerError",
     "StatusListError",
@@ -83,12 +89,16 @@ class Code(StrEnum):
     @property
     def sentence(self) -> str:
         """A plain English sentence for the person who reads the refusal."""
-        return _SENTENCES[type(self)][self.value][1]
+        return _SENTENCES[type(self)][self.value]
 
     @property
     def sentence_zh(self) -> str:
-        """The same sentence in Chinese."""
-        return _SENTENCES[type(self)][self.value][0]
+        """The same sentence in Chinese (from the gettext catalogue)."""
+        return translate(self.sentence, "zh")
+
+    def sentence_in(self, language: Language) -> str:
+        """The sentence in ``language`` (``"zh"`` or ``"en"``; see :mod:`econsent.i18n`)."""
+        return translate(self.sentence, language)
 
 
 class GeneralCode(Code):
@@ -105,6 +115,8 @@ class GeneralCode(Code):
     MISSING_DEPENDENCY = "MISSING_DEPENDENCY"
     USAGE = "USAGE"
     NO_SUCH_FILE = "NO_SUCH_FILE"
+    FILE_ERROR = "FILE_ERROR"
+    REQUEST = "REQUEST"
 
 
 class ErrorCode(Code):
@@ -179,6 +191,8 @@ class RegistryErrorCode(Code):
     BAD_INPUT = "BAD_INPUT"
     WRONG_REGISTRY = "WRONG_REGISTRY"
     STORAGE = "STORAGE"
+    NOT_RESERVED = "NOT_RESERVED"
+    RESERVATION_MISMATCH = "RESERVATION_MISMATCH"
 
 
 class StatusListReason(Code):
@@ -217,6 +231,49 @@ class PossessionProblem(Code):
     BAD_SIGNATURE = "BAD_SIGNATURE"
 
 
+class BatchProblem(Code):
+    """Why a batch issuance refused a row (with its line number) or the whole run. The values are stable."""
+
+    ROW_TOO_LARGE = "ROW_TOO_LARGE"
+    NOT_UTF8 = "NOT_UTF8"
+    MALFORMED_ROW = "MALFORMED_ROW"
+    MISSING_FIELD = "MISSING_FIELD"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    BAD_ROW_ID = "BAD_ROW_ID"
+    DUPLICATE_ROW_ID = "DUPLICATE_ROW_ID"
+    UNKNOWN_TYPE = "UNKNOWN_TYPE"
+    BAD_CLAIMS = "BAD_CLAIMS"
+    BAD_VALIDITY = "BAD_VALIDITY"
+    BAD_HOLDER_KEY = "BAD_HOLDER_KEY"
+    MISSING_PROOF = "MISSING_PROOF"
+    BAD_PROOF = "BAD_PROOF"
+    ISSUE_REFUSED = "ISSUE_REFUSED"
+    BAD_HEADER = "BAD_HEADER"
+    BAD_BATCH_ID = "BAD_BATCH_ID"
+    BAD_OPTION = "BAD_OPTION"
+    BAD_OUTPUT = "BAD_OUTPUT"
+    RESERVATION_MISMATCH = "RESERVATION_MISMATCH"
+    WORKER_FAILED = "WORKER_FAILED"
+
+
+class HsmProblem(Code):
+    """Why a key on a PKCS#11 token (an HSM) could not be used. The values are stable."""
+
+    BAD_URI = "HSM_BAD_URI"
+    PIN_IN_URI = "HSM_PIN_IN_URI"
+    NO_MODULE = "HSM_NO_MODULE"
+    NO_TOKEN = "HSM_NO_TOKEN"
+    AMBIGUOUS = "HSM_AMBIGUOUS"
+    NO_KEY = "HSM_NO_KEY"
+    NO_PIN = "HSM_NO_PIN"
+    WRONG_PIN = "HSM_WRONG_PIN"
+    PIN_LOCKED = "HSM_PIN_LOCKED"
+    UNSUPPORTED_KEY = "HSM_UNSUPPORTED_KEY"
+    UNSUPPORTED_MECHANISM = "HSM_UNSUPPORTED_MECHANISM"
+    KEY_MISMATCH = "HSM_KEY_MISMATCH"
+    TOKEN_FAILED = "HSM_TOKEN_FAILED"
+
+
 class ImageRefusal(Code):
     """Why an image was refused before or while its pixels were decoded. The values are stable."""
 
@@ -228,237 +285,179 @@ class ImageRefusal(Code):
     DECODER_FAILED = "IMAGE_DECODER_FAILED"
 
 
-# (Chinese, English) per family and value; a test checks that every code of every family has both.
-_SENTENCES: dict[type[Code], dict[str, tuple[str, str]]] = {
+# The English sentence per family and value; the Chinese is in the gettext catalogue (econsent.i18n), and a
+# test checks that every code of every family has both.
+_SENTENCES: dict[type[Code], dict[str, str]] = {
     GeneralCode: {
-        "ERROR": ("操作失败。", "The operation failed."),
-        "ISSUE": ("签发请求无效，无法签发该凭证。", "The issuer cannot sign what it was asked to sign."),
-        "KEY_LOAD": ("无法读取密钥。", "The key could not be read."),
-        "SIGNER": ("签名器未能给出有效的签名。", "The signer did not produce a valid signature."),
-        "TRUST_STORE": ("信任库或其中的条目无效。", "The trust store or one of its entries is not valid."),
-        "CREDENTIAL": ("无法读取或使用该凭证。", "The credential could not be read or used."),
-        "SCHEMA": ("声明的值与其类型不符。", "A claim value does not fit its declared kind."),
-        "QR": ("无法生成二维码，或无法读取图像。", "The QR code could not be made, or the image could not be read."),
-        "MISSING_DEPENDENCY": ("缺少一个可选组件，请按说明安装。", "An optional component is not installed."),
-        "USAGE": ("命令行输入有误。", "The command line is not valid."),
-        "NO_SUCH_FILE": ("所给路径不存在，或不是文件。", "The path given does not exist or is not a file."),
+        "ERROR": N_("The operation failed."),
+        "ISSUE": N_("The issuer cannot sign what it was asked to sign."),
+        "KEY_LOAD": N_("The key could not be read."),
+        "SIGNER": N_("The signer did not produce a valid signature."),
+        "TRUST_STORE": N_("The trust store or one of its entries is not valid."),
+        "CREDENTIAL": N_("The credential could not be read or used."),
+        "SCHEMA": N_("A claim value does not fit its declared kind."),
+        "QR": N_("The QR code could not be made, or the image could not be read."),
+        "MISSING_DEPENDENCY": N_("An optional component is not installed."),
+        "USAGE": N_("The command line is not valid."),
+        "NO_SUCH_FILE": N_("The path given does not exist or is not a file."),
+        "FILE_ERROR": N_("The operating system could not read or write the file."),
+        "REQUEST": N_("The counter's server cannot handle this request."),
     },
     ErrorCode: {
-        "MALFORMED": ("该码不是格式正确的 econsent 出示码。", "The code is not a well-formed econsent presentation."),
-        "TOO_LARGE": ("该码超出了任何有效出示码的大小。", "The code is larger than any valid presentation can be."),
-        "UNSUPPORTED_VERSION": (
-            "该码使用了本验证端不支持的格式版本。",
-            "The code uses a format version this verifier does not support.",
+        "MALFORMED": N_("The code is not a well-formed econsent presentation."),
+        "TOO_LARGE": N_("The code is larger than any valid presentation can be."),
+        "UNSUPPORTED_VERSION": N_("The code uses a format version this verifier does not support."),
+        "NO_QR_CODE": N_("No QR code could be read from the image."),
+        "UNKNOWN_KEY": N_("The credential was signed by a key this verifier does not trust."),
+        "ALGORITHM_NOT_ALLOWED": N_("The credential uses a signature algorithm this verifier does not allow."),
+        "KEY_NOT_VALID": N_("The issuer key was not valid when the credential was issued."),
+        "KEY_COMPROMISED": N_("The issuer key of this credential is compromised: nothing it signed is trusted."),
+        "TRUST_LIST_EXPIRED": N_("The trust list this verifier uses is out of date: update it."),
+        "UNKNOWN_TYPE": N_("The credential type is not known to this verifier."),
+        "TYPE_NOT_ALLOWED": N_("The issuer is not allowed to issue this type of credential."),
+        "BAD_ISSUER_SIGNATURE": N_("The issuer's signature does not match: the credential was altered or forged."),
+        "NOT_YET_VALID": N_("The credential is not valid yet."),
+        "EXPIRED": N_("The credential has expired."),
+        "BEARER_REFUSED": N_("This counter does not accept credentials that are not bound to a holder."),
+        "MISSING_HOLDER_PROOF": N_("The credential is bound to a holder but was shown without the holder's proof."),
+        "BAD_HOLDER_SIGNATURE": N_(
+            "The holder's signature does not match: the code was altered or not made by the holder."
         ),
-        "NO_QR_CODE": ("未能从图像中读出二维码。", "No QR code could be read from the image."),
-        "UNKNOWN_KEY": (
-            "签发该凭证的密钥不受本验证端信任。",
-            "The credential was signed by a key this verifier does not trust.",
-        ),
-        "ALGORITHM_NOT_ALLOWED": (
-            "该凭证使用了本验证端不允许的签名算法。",
-            "The credential uses a signature algorithm this verifier does not allow.",
-        ),
-        "KEY_NOT_VALID": ("签发时该签发方密钥无效。", "The issuer key was not valid when the credential was issued."),
-        "KEY_COMPROMISED": (
-            "该凭证的签发方密钥已泄露：其签发的任何内容均不可信。",
-            "The issuer key of this credential is compromised: nothing it signed is trusted.",
-        ),
-        "TRUST_LIST_EXPIRED": (
-            "本验证端使用的信任列表已过期：请更新。",
-            "The trust list this verifier uses is out of date: update it.",
-        ),
-        "UNKNOWN_TYPE": ("本验证端不认识该凭证类型。", "The credential type is not known to this verifier."),
-        "TYPE_NOT_ALLOWED": (
-            "该签发方无权签发此类凭证。",
-            "The issuer is not allowed to issue this type of credential.",
-        ),
-        "BAD_ISSUER_SIGNATURE": (
-            "签发方签名不符：凭证已被篡改或伪造。",
-            "The issuer's signature does not match: the credential was altered or forged.",
-        ),
-        "NOT_YET_VALID": ("该凭证尚未生效。", "The credential is not valid yet."),
-        "EXPIRED": ("该凭证已过期。", "The credential has expired."),
-        "BEARER_REFUSED": (
-            "本窗口不接受未绑定持有人的凭证。",
-            "This counter does not accept credentials that are not bound to a holder.",
-        ),
-        "MISSING_HOLDER_PROOF": (
-            "该凭证绑定了持有人，但出示时缺少持有人证明。",
-            "The credential is bound to a holder but was shown without the holder's proof.",
-        ),
-        "BAD_HOLDER_SIGNATURE": (
-            "持有人签名不符：该码被篡改或并非持有人生成。",
-            "The holder's signature does not match: the code was altered or not made by the holder.",
-        ),
-        "PRESENTATION_FROM_FUTURE": (
-            "该码的生成时间在未来：手机时钟偏快。",
-            "The code was made in the future: the phone's clock is ahead.",
-        ),
-        "STALE_PRESENTATION": (
-            "该码已失效：请持有人出示新码。",
-            "The code has expired: ask the holder to show a fresh one.",
-        ),
-        "LIFETIME_TOO_LONG": (
-            "该码声明的有效期超出本窗口允许的范围。",
-            "The code claims a longer lifetime than this counter allows.",
-        ),
-        "NONCE_MISMATCH": ("该码不是针对本窗口的挑战生成的。", "The code was not made for this counter's challenge."),
-        "AUDIENCE_MISMATCH": ("该码是为其他验证端生成的。", "The code was made for another verifier."),
-        "MISSING_CLAIMS": (
-            "该码未出示本窗口所需的全部信息。",
-            "The code does not show every claim this counter needs.",
-        ),
-        "REVOKED": ("签发方已撤销该凭证。", "The issuer has revoked this credential."),
-        "SUSPENDED": ("签发方已暂停该凭证。", "The issuer has suspended this credential."),
-        "STATUS_UNKNOWN": (
-            "无法核查该凭证的撤销状态：缺少其状态列表。",
-            "The credential's revocation status cannot be checked: its status list is missing.",
-        ),
-        "STATUS_STALE": ("该凭证的状态列表已过期：请更新。", "The credential's status list is out of date: update it."),
-        "REPLAYED": (
-            "该码已被使用过：请持有人出示新码。",
-            "This code has already been used: ask the holder to show a fresh one.",
-        ),
-        "FORMAT_NOT_SET_UP": (
-            "本窗口未设置核验此类码（欧盟数字新冠证书或 SMART 健康卡）。",
-            "This counter is not set up to verify this kind of code (EU DCC or SMART Health Card).",
+        "PRESENTATION_FROM_FUTURE": N_("The code was made in the future: the phone's clock is ahead."),
+        "STALE_PRESENTATION": N_("The code has expired: ask the holder to show a fresh one."),
+        "LIFETIME_TOO_LONG": N_("The code claims a longer lifetime than this counter allows."),
+        "NONCE_MISMATCH": N_("The code was not made for this counter's challenge."),
+        "AUDIENCE_MISMATCH": N_("The code was made for another verifier."),
+        "MISSING_CLAIMS": N_("The code does not show every claim this counter needs."),
+        "REVOKED": N_("The issuer has revoked this credential."),
+        "SUSPENDED": N_("The issuer has suspended this credential."),
+        "STATUS_UNKNOWN": N_("The credential's revocation status cannot be checked: its status list is missing."),
+        "STATUS_STALE": N_("The credential's status list is out of date: update it."),
+        "REPLAYED": N_("This code has already been used: ask the holder to show a fresh one."),
+        "FORMAT_NOT_SET_UP": N_(
+            "This counter is not set up to verify this kind of code (EU DCC or SMART Health Card)."
         ),
     },
     WalletErrorCode: {
-        "WRONG_PASSPHRASE": ("密码错误。", "The passphrase is wrong."),
-        "DAMAGED": ("钱包文件已损坏，请从备份恢复。", "The wallet file is damaged; restore it from a backup."),
-        "TRUNCATED": ("钱包文件不完整，请从备份恢复。", "The wallet file is cut short; restore it from a backup."),
-        "EMPTY": ("钱包文件为空，请从备份恢复。", "The wallet file is empty; restore it from a backup."),
-        "LIMITS_EXCEEDED": (
-            "钱包文件要求的资源超出了钱包允许的上限。",
-            "The wallet file asks for more resources than a wallet may use.",
-        ),
-        "NOT_A_WALLET": ("该文件不是 econsent 钱包。", "This file is not an econsent wallet."),
-        "WRONG_KIND": ("该文件是另一种 econsent 文件。", "This file is an econsent file of another kind."),
-        "UNSUPPORTED_VERSION": (
-            "该钱包由更新版本的 econsent 写入，请更新应用。",
-            "The wallet was written by a newer version of econsent; update the app.",
-        ),
-        "LOCKED": (
-            "另一个程序正在修改钱包，请待其完成后重试。",
-            "Another program is changing the wallet; try again when it has finished.",
-        ),
-        "NOT_FOUND": ("此处没有钱包。", "There is no wallet here."),
-        "EXISTS": ("此处已有钱包。", "A wallet already exists here."),
-        "CHANGED": (
-            "钱包已被另一个程序重新加密，请重新打开。",
-            "The wallet was re-encrypted by another program; open it again.",
-        ),
-        "SWAPPED": (
-            "该钱包文件属于另一个钱包，请恢复本钱包的文件或备份。",
-            "The wallet file belongs to another wallet; restore this wallet's file or a backup.",
-        ),
-        "ROLLED_BACK": (
-            "钱包文件被替换为其旧副本，已保持原样未写入。",
-            "The wallet file was replaced by an older copy of it; it was left as it is.",
-        ),
-        "STORAGE": ("无法读取或写入钱包。", "The wallet could not be read or written."),
-        "NO_SUCH_ENTRY": ("钱包中没有这张凭证。", "The wallet holds no such credential."),
-        "AMBIGUOUS_ENTRY": (
-            "有多张凭证与之匹配，请给出更长的编号。",
-            "Several credentials match; give more of the id.",
-        ),
-        "HOLDER_KEY": (
-            "该凭证的持有人密钥缺失或不匹配。",
-            "The holder key of this credential is missing or does not match.",
-        ),
+        "WRONG_PASSPHRASE": N_("The passphrase is wrong."),
+        "DAMAGED": N_("The wallet file is damaged; restore it from a backup."),
+        "TRUNCATED": N_("The wallet file is cut short; restore it from a backup."),
+        "EMPTY": N_("The wallet file is empty; restore it from a backup."),
+        "LIMITS_EXCEEDED": N_("The wallet file asks for more resources than a wallet may use."),
+        "NOT_A_WALLET": N_("This file is not an econsent wallet."),
+        "WRONG_KIND": N_("This file is an econsent file of another kind."),
+        "UNSUPPORTED_VERSION": N_("The wallet was written by a newer version of econsent; update the app."),
+        "LOCKED": N_("Another program is changing the wallet; try again when it has finished."),
+        "NOT_FOUND": N_("There is no wallet here."),
+        "EXISTS": N_("A wallet already exists here."),
+        "CHANGED": N_("The wallet was re-encrypted by another program; open it again."),
+        "SWAPPED": N_("The wallet file belongs to another wallet; restore this wallet's file or a backup."),
+        "ROLLED_BACK": N_("The wallet file was replaced by an older copy of it; it was left as it is."),
+        "STORAGE": N_("The wallet could not be read or written."),
+        "NO_SUCH_ENTRY": N_("The wallet holds no such credential."),
+        "AMBIGUOUS_ENTRY": N_("Several credentials match; give more of the id."),
+        "HOLDER_KEY": N_("The holder key of this credential is missing or does not match."),
     },
     RegistryErrorCode: {
-        "UNKNOWN_SERIAL": ("登记簿中没有该序号的凭证。", "The registry holds no credential with that serial number."),
-        "ALREADY_REVOKED": ("该凭证已被撤销。", "The credential is already revoked."),
-        "REVOKED_IS_FINAL": ("撤销不可恢复：该凭证已被撤销。", "The credential is revoked, and a revocation is final."),
-        "ALREADY_SUSPENDED": ("该凭证已被暂停。", "The credential is already suspended."),
-        "NOT_SUSPENDED": ("该凭证未被暂停。", "The credential is not suspended."),
-        "LISTS_FULL": ("状态列表已全部用完。", "Every status list of this registry is full."),
-        "UNKNOWN_LIST": ("登记簿中没有该状态列表。", "The registry has no such status list."),
-        "WRONG_KEY": (
-            "该密钥不是本登记簿签发方的已登记密钥。",
-            "The key is not a registered key of this registry's issuer.",
-        ),
-        "ROLLBACK": ("登记簿的记录比已发布的内容旧。", "The registry is older than what it has already published."),
-        "BAD_INPUT": ("给登记簿的输入无效。", "The input given to the registry is not valid."),
-        "WRONG_REGISTRY": ("该文件不是可用的签发方登记簿。", "The file is not a usable issuer registry."),
-        "STORAGE": ("无法读取或写入登记簿。", "The registry could not be read or written."),
+        "UNKNOWN_SERIAL": N_("The registry holds no credential with that serial number."),
+        "ALREADY_REVOKED": N_("The credential is already revoked."),
+        "REVOKED_IS_FINAL": N_("The credential is revoked, and a revocation is final."),
+        "ALREADY_SUSPENDED": N_("The credential is already suspended."),
+        "NOT_SUSPENDED": N_("The credential is not suspended."),
+        "LISTS_FULL": N_("Every status list of this registry is full."),
+        "UNKNOWN_LIST": N_("The registry has no such status list."),
+        "WRONG_KEY": N_("The key is not a registered key of this registry's issuer."),
+        "ROLLBACK": N_("The registry is older than what it has already published."),
+        "BAD_INPUT": N_("The input given to the registry is not valid."),
+        "WRONG_REGISTRY": N_("The file is not a usable issuer registry."),
+        "STORAGE": N_("The registry could not be read or written."),
+        "NOT_RESERVED": N_("The batch holds no reservation for that row."),
+        "RESERVATION_MISMATCH": N_("The credential's serial or status slot is not the one reserved for its row."),
     },
     StatusListReason: {
-        "MALFORMED": ("该状态列表格式不正确。", "The status list is not a well-formed econsent status list."),
-        "TOO_LARGE": ("该状态列表超出了允许的大小。", "The status list is larger than any status list may be."),
-        "UNREADABLE": ("无法读取状态列表文件。", "The status list file could not be read."),
-        "UNKNOWN_KEY": (
-            "签发该状态列表的密钥不受本验证端信任。",
-            "The status list was signed by a key this verifier does not trust.",
-        ),
-        "WRONG_ISSUER": (
-            "该状态列表由另一签发方的密钥签发。",
-            "The status list was signed by a key of another issuer.",
-        ),
-        "KEY_NOT_VALID": (
-            "签发该状态列表的密钥无权签发它。",
-            "The key that signed the status list was not allowed to sign it.",
-        ),
-        "BAD_SIGNATURE": (
-            "状态列表的签名不符：已被篡改或伪造。",
-            "The status list's signature does not match: it was altered or forged.",
-        ),
-        "ROLLBACK": ("该状态列表比已持有的更旧。", "The status list is older than the one already held."),
-        "SEQUENCE_REUSED": (
-            "该状态列表与已持有的同序号列表内容不同。",
-            "The status list differs from the one already held under the same sequence.",
-        ),
-        "INDEX_OUT_OF_RANGE": ("状态索引超出了状态列表的范围。", "The status index lies outside the status list."),
+        "MALFORMED": N_("The status list is not a well-formed econsent status list."),
+        "TOO_LARGE": N_("The status list is larger than any status list may be."),
+        "UNREADABLE": N_("The status list file could not be read."),
+        "UNKNOWN_KEY": N_("The status list was signed by a key this verifier does not trust."),
+        "WRONG_ISSUER": N_("The status list was signed by a key of another issuer."),
+        "KEY_NOT_VALID": N_("The key that signed the status list was not allowed to sign it."),
+        "BAD_SIGNATURE": N_("The status list's signature does not match: it was altered or forged."),
+        "ROLLBACK": N_("The status list is older than the one already held."),
+        "SEQUENCE_REUSED": N_("The status list differs from the one already held under the same sequence."),
+        "INDEX_OUT_OF_RANGE": N_("The status index lies outside the status list."),
     },
     TrustListProblem: {
-        "TOO_LARGE": ("该信任列表超出了允许的大小。", "The trust list is larger than any trust list may be."),
-        "MALFORMED": ("该信任列表格式不正确。", "The trust list is not a well-formed econsent trust list."),
-        "UNSUPPORTED_VERSION": (
-            "该信任列表使用了不支持的版本。",
-            "The trust list uses a version this verifier does not support.",
-        ),
-        "UNKNOWN_ANCHOR": (
-            "该信任列表不是由受信任的根密钥签发的。",
-            "The trust list was not signed by a trusted anchor key.",
-        ),
-        "BAD_SIGNATURE": (
-            "信任列表的签名不符：已被篡改或伪造。",
-            "The trust list's signature does not match: it was altered or forged.",
-        ),
-        "ROLLBACK": ("该信任列表比已持有的更旧。", "The trust list is older than the one already held."),
-        "SEQUENCE_REUSED": (
-            "该信任列表与已持有的同序号列表内容不同。",
-            "The trust list differs from the one already held under the same sequence.",
-        ),
+        "TOO_LARGE": N_("The trust list is larger than any trust list may be."),
+        "MALFORMED": N_("The trust list is not a well-formed econsent trust list."),
+        "UNSUPPORTED_VERSION": N_("The trust list uses a version this verifier does not support."),
+        "UNKNOWN_ANCHOR": N_("The trust list was not signed by a trusted anchor key."),
+        "BAD_SIGNATURE": N_("The trust list's signature does not match: it was altered or forged."),
+        "ROLLBACK": N_("The trust list is older than the one already held."),
+        "SEQUENCE_REUSED": N_("The trust list differs from the one already held under the same sequence."),
     },
     PossessionProblem: {
-        "MISSING": (
-            "持有人尚未证明其控制要绑定到凭证中的密钥。",
-            "The holder has not proved control of the key to be bound into the credential.",
+        "MISSING": N_("The holder has not proved control of the key to be bound into the credential."),
+        "MALFORMED": N_("The proof of possession is not well formed."),
+        "CHALLENGE_MISMATCH": N_("The proof of possession answers another challenge than the one given."),
+        "BAD_SIGNATURE": N_("The proof of possession was not signed by that key for this issuer and challenge."),
+    },
+    BatchProblem: {
+        "ROW_TOO_LARGE": N_("The row is longer than a row may be; it was not issued."),
+        "NOT_UTF8": N_("The row is not UTF-8 text; it was not issued."),
+        "MALFORMED_ROW": N_("The row is not well formed; it was not issued."),
+        "MISSING_FIELD": N_("The row lacks a required field; it was not issued."),
+        "UNKNOWN_FIELD": N_("The row has a field that is not known; it was not issued."),
+        "BAD_ROW_ID": N_(
+            "The row id is not valid (1 to 64 letters, digits, dots, underscores or hyphens, "
+            "starting with a letter or digit)."
         ),
-        "MALFORMED": ("持有证明格式不正确。", "The proof of possession is not well formed."),
-        "CHALLENGE_MISMATCH": (
-            "持有证明回应的不是所给的挑战。",
-            "The proof of possession answers another challenge than the one given.",
+        "DUPLICATE_ROW_ID": N_("The row id appears twice in the batch."),
+        "UNKNOWN_TYPE": N_("The row names an unknown credential type."),
+        "BAD_CLAIMS": N_("The row's claims do not fit its credential type."),
+        "BAD_VALIDITY": N_("The row's validity period is not valid."),
+        "BAD_HOLDER_KEY": N_("The row's holder public key is not valid."),
+        "MISSING_PROOF": N_("The row lacks the holder's proof of possession and its challenge."),
+        "BAD_PROOF": N_("The row's proof of possession was refused."),
+        "ISSUE_REFUSED": N_("The issuer refused to sign the row."),
+        "BAD_HEADER": N_("The input file's header is missing or wrong; the batch did not start."),
+        "BAD_BATCH_ID": N_(
+            "The batch id is not valid (1 to 64 letters, digits, dots, underscores or hyphens, "
+            "starting with a letter or digit)."
         ),
-        "BAD_SIGNATURE": (
-            "持有证明不是由该密钥针对本签发方和挑战签署的。",
-            "The proof of possession was not signed by that key for this issuer and challenge.",
+        "BAD_OPTION": N_("A batch option is out of its range."),
+        "BAD_OUTPUT": N_("The output file or folder is damaged or belongs to another batch; it was left as it is."),
+        "RESERVATION_MISMATCH": N_(
+            "The output holds serials the registry did not reserve for this batch; the batch stopped."
         ),
+        "WORKER_FAILED": N_("A signing worker died; the batch stopped and can be resumed with the same batch id."),
+    },
+    HsmProblem: {
+        "HSM_BAD_URI": N_("The PKCS#11 URI is not valid."),
+        "HSM_PIN_IN_URI": N_(
+            "The PIN must never be written in a URI or on the command line: "
+            "set ECONSENT_PKCS11_PIN or type it when asked."
+        ),
+        "HSM_NO_MODULE": N_("The PKCS#11 module (the HSM's driver library) could not be loaded."),
+        "HSM_NO_TOKEN": N_("No token matches the URI."),
+        "HSM_AMBIGUOUS": N_("Several tokens or keys match the URI: name the one to use more precisely."),
+        "HSM_NO_KEY": N_("The token holds no private key that matches the URI."),
+        "HSM_NO_PIN": N_("The token's PIN was not given: set ECONSENT_PKCS11_PIN or type it when asked."),
+        "HSM_WRONG_PIN": N_("The token's PIN is wrong."),
+        "HSM_PIN_LOCKED": N_("The token's PIN is locked: its security officer must unlock it."),
+        "HSM_UNSUPPORTED_KEY": N_(
+            "The key on the token cannot sign for econsent (only sensitive P-256 and Ed25519 keys can)."
+        ),
+        "HSM_UNSUPPORTED_MECHANISM": N_("The token does not offer the signing mechanism this key needs."),
+        "HSM_KEY_MISMATCH": N_("The public key on the token does not match its private key."),
+        "HSM_TOKEN_FAILED": N_("The token failed to sign."),
     },
     ImageRefusal: {
-        "IMAGE_FILE_TOO_LARGE": ("图像文件过大，未予扫描。", "The image file is too large to scan."),
-        "IMAGE_TOO_MANY_PIXELS": ("图像像素过多，未予扫描。", "The image has too many pixels to scan."),
-        "IMAGE_TOO_MANY_SCANS": ("图像包含的帧过多，未予扫描。", "The image holds too many frames to scan."),
-        "IMAGE_DEADLINE": ("图像扫描超时，已停止。", "Scanning the image took too long and was stopped."),
-        "IMAGE_OUT_OF_MEMORY": (
-            "图像扫描所需内存过多，已停止。",
-            "Scanning the image needed too much memory and was stopped.",
-        ),
-        "IMAGE_DECODER_FAILED": ("图像解码器出错。", "The image decoder failed."),
+        "IMAGE_FILE_TOO_LARGE": N_("The image file is too large to scan."),
+        "IMAGE_TOO_MANY_PIXELS": N_("The image has too many pixels to scan."),
+        "IMAGE_TOO_MANY_SCANS": N_("The image holds too many frames to scan."),
+        "IMAGE_DEADLINE": N_("Scanning the image took too long and was stopped."),
+        "IMAGE_OUT_OF_MEMORY": N_("Scanning the image needed too much memory and was stopped."),
+        "IMAGE_DECODER_FAILED": N_("The image decoder failed."),
     },
 }
 
@@ -479,6 +478,11 @@ class EconsentError(Exception):
         self.detail = detail
         super().__init__(f"{self.code.value}: {self.code.sentence}" + (f" ({detail})" if detail else ""))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the message plus every attribute: the subclasses' ``__init__`` take other arguments
+        than ``args`` holds, so the default (calling the class with ``args``) would fail on loading."""
+        return (_restore_error, (type(self), self.args), dict(self.__dict__))
+
     @property
     def sentence(self) -> str:
         """The code's English sentence."""
@@ -488,6 +492,10 @@ class EconsentError(Exception):
     def sentence_zh(self) -> str:
         """The code's Chinese sentence."""
         return self.code.sentence_zh
+
+    def sentence_in(self, language: Language) -> str:
+        """The code's sentence in ``language`` (``"zh"`` or ``"en"``)."""
+        return self.code.sentence_in(language)
 
     @property
     def exit_code(self) -> int:
@@ -521,6 +529,18 @@ class SignerError(EconsentError):
     """A signer failed or returned something that is not a valid raw signature for its algorithm."""
 
     default_code = GeneralCode.SIGNER
+
+
+class HsmError(SignerError):
+    """A key on a PKCS#11 token could not be used; ``code`` is a stable :class:`HsmProblem`.
+
+    A setup or input problem of the issuing office (exit 2), never a verdict about a credential.
+    """
+
+    code: HsmProblem
+
+    def __init__(self, code: HsmProblem, detail: str = "") -> None:
+        super().__init__(detail, code=code)
 
 
 class TrustStoreError(EconsentError):
@@ -570,6 +590,19 @@ class InputFileError(EconsentError):
     """
 
     default_code = GeneralCode.NO_SUCH_FILE
+
+
+class RequestError(EconsentError):
+    """A request to ``econsent serve`` it cannot handle (wrong type, too large, busy, foreign origin).
+
+    ``status`` is the HTTP status it is answered with; the body is the one error shape.
+    """
+
+    default_code = GeneralCode.REQUEST
+
+    def __init__(self, detail: str = "", *, status: int = 400) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class ImageRefusedError(QRError):
@@ -733,3 +766,22 @@ class HolderKeyError(WalletError):
     """The holder key of a credential is missing, unavailable on this device, or not the one it is bound to."""
 
     default_code = WalletErrorCode.HOLDER_KEY
+
+
+class BatchError(EconsentError):
+    """A batch issuance refused its input or output as a whole (a bad row is reported, not raised).
+
+    ``code`` is a stable :class:`BatchProblem`; a usage or input error (exit 2).
+    """
+
+    code: BatchProblem
+
+    def __init__(self, code: BatchProblem, detail: str = "") -> None:
+        super().__init__(detail, code=code)
+
+
+def _restore_error(cls: type[EconsentError], args: tuple[Any, ...]) -> EconsentError:
+    """An error as pickled: built without its ``__init__``; pickle then restores its attributes."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    return error

@@ -11,6 +11,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,7 @@ def test_the_text_card_of_a_valid_code() -> None:
     assert lines[5] == "VALID 有效  机动车驾驶证 Driving licence  ·  serial 31000123"
     assert "上海市公安局交通警察总队 (Shanghai Traffic Police)" in text
     assert "made 12 s ago, expires in 48 s" in text
-    assert "C1, D" in text and "2029-01-15" in text and "yes 是" in text
+    assert "C1, D" in text and "2029-01-15" in text and "是 yes" in text
     assert "birth_date, licence_number" in text and "3.0 hours past" in text
     assert "\033[" not in text
 
@@ -308,3 +309,30 @@ def test_importing_the_card_and_scan_modules_loads_no_imaging_library() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_name_in_cjk_extension_b_is_drawn_with_the_fonts_the_readme_installs() -> None:
+    """Issue 15: 𠮷 and 𪚥 (CJK Extension B) are drawn, not refused, once the README's fonts are installed
+    (fonts-noto-cjk has 𠮷 but not 𪚥; fonts-hanazono has the whole extension)."""
+    rare = verdict(claims={"family_name": "𠮷", "given_name": "𪚥"})
+    try:
+        image = png_array(card.render_card_png(rare, now=NOW))
+    except MissingDependencyError as exc:  # pragma: no cover - a machine set up without the README's command
+        pytest.fail(f"no installed font draws CJK Extension B: apt-get install fonts-noto-cjk fonts-hanazono ({exc})")
+    assert image.shape[1] == 800
+
+
+def test_the_card_shows_the_licence_end_in_the_counters_time_zone_labelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        text = card.render_card_text(verdict(), now=NOW)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert "有效期至 expiry" in text and "2029-01-14 08:00 UTC+08:00" in text  # 2029-01-14T00:00Z in Shanghai
+
+
+def test_a_rejected_card_gives_the_reason_in_chinese_and_english() -> None:
+    text = card.render_card_text(VerificationError(ErrorCode.REPLAYED), now=NOW)
+    assert ErrorCode.REPLAYED.sentence_zh in text and ErrorCode.REPLAYED.sentence in text

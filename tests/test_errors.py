@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import pickle
 import sys
 from pathlib import Path
 
@@ -13,10 +14,14 @@ import econsent
 from econsent import errors, possession, registry, schema, status, trust
 from econsent.cli import _common
 from econsent.errors import (
+    BatchError,
+    BatchProblem,
     Code,
     CredentialError,
     EconsentError,
     ErrorCode,
+    HsmError,
+    HsmProblem,
     ImageRefusal,
     ImageRefusedError,
     KeyLoadError,
@@ -52,6 +57,8 @@ def _sample(cls: type[EconsentError]) -> EconsentError:
         TrustListError: TrustListProblem.ROLLBACK,
         StatusListError: StatusListReason.ROLLBACK,
         RegistryError: RegistryErrorCode.UNKNOWN_SERIAL,
+        HsmError: HsmProblem.TOKEN_FAILED,
+        BatchError: BatchProblem.BAD_OUTPUT,
     }
     if cls in family_codes:
         return cls(family_codes[cls], "specifics")  # type: ignore[call-arg]
@@ -88,6 +95,17 @@ def test_every_error_class_carries_code_sentence_and_detail(cls: type[EconsentEr
     assert error.detail == "specifics"
     assert str(error).startswith(f"{error.code.value}: {error.sentence}") and str(error).endswith("(specifics)")
     assert error.exit_code in (errors.EXIT_REJECTED, errors.EXIT_USAGE)
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_error_survives_pickling_as_a_worker_process_returns_it(cls: type[EconsentError]) -> None:
+    """A process pool or a Dask worker hands errors back pickled: unpickling used to fail (the classes'
+    ``__init__`` take other arguments than ``args``), and a pool then hung instead of reporting."""
+    error = _sample(cls)
+    error.__dict__.setdefault("extra", "kept")  # any attribute a subclass sets comes back too
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is cls and str(copy) == str(error) and copy.args == error.args
+    assert vars(copy) == vars(error)
 
 
 def test_families_that_were_told_apart_by_reason_or_message_now_answer_to_code() -> None:
@@ -174,7 +192,13 @@ def test_the_errors_module_imports_only_the_standard_library() -> None:
         if isinstance(node, ast.ImportFrom) and node.level == 0
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
-    assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative <= {"i18n"}  # the catalogue of the sentences' Chinese, itself standard library only
+    i18n = ast.parse((PACKAGE / "i18n.py").read_text(encoding="utf-8"))
+    assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(i18n))
+    assert {
+        alias.name.split(".")[0] for node in ast.walk(i18n) if isinstance(node, ast.Import) for alias in node.names
+    } <= set(sys.stdlib_module_names)
 
 
 @pytest.mark.parametrize(
@@ -192,7 +216,13 @@ def test_the_errors_module_imports_only_the_standard_library() -> None:
 )
 def test_the_cli_reports_any_error_as_its_own_code_sentence_and_detail(error: EconsentError) -> None:
     document = _common.error_json(error)
-    assert document == {"ok": False, "code": error.code.value, "sentence": error.code.sentence, "detail": error.detail}
+    assert document == {
+        "ok": False,
+        "code": error.code.value,
+        "sentence": error.code.sentence,
+        "sentence_zh": error.code.sentence_zh,
+        "detail": error.detail,
+    }
     assert _common.exit_code(error) == error.exit_code
 
 
@@ -203,6 +233,7 @@ def test_the_cli_reports_a_rejected_code_as_a_verdict_too() -> None:
         "ok": False,
         "code": "REPLAYED",
         "sentence": ErrorCode.REPLAYED.sentence,
+        "sentence_zh": ErrorCode.REPLAYED.sentence_zh,
         "detail": "seen at 09:00",
     }
 

@@ -82,7 +82,8 @@ def test_an_app_install_pulls_no_native_decoder_and_the_scan_extra_does() -> Non
     assert required == {"cryptography", "msgpack", "qrcode", "pillow", "pyzbar"}
     extras = project["optional-dependencies"]
     assert "zxing-cpp" in {_name(requirement) for requirement in extras["scan"]}
-    assert "econsent[scan]" in extras["test"]
+    self_extras = {e for r in extras["test"] if r.startswith("econsent[") for e in r[9:-1].split(",")}
+    assert "scan" in self_extras  # the tests run with the native decoder too
 
 
 def _name(requirement: str) -> str:

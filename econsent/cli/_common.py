@@ -9,7 +9,6 @@ refusal, in one JSON shape (``{"ok": false, "code", "sentence", "detail"}``) or 
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as _dt
 import getpass
 import json
@@ -20,14 +19,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from .. import model
 from .._files import PRIVATE, _full_fsync, write_atomic
 from .._terminal import json_text, printable
 from .._wire import MAX_TIME
-from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, UsageError, VerificationError
-from ..schema import BUILTIN_TYPES, ClaimKind, CredentialType
+from ..card import refusal_json
+from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, SchemaError, UsageError
+from ..hsm import PIN_ENV, is_pkcs11_uri, load_signer
+from ..i18n import Language
+from ..keys import Algorithm, Signer
+from ..schema import BUILTIN_TYPES, CredentialType
 
 __all__ = [
     "MAX_INPUT_FILE_BYTES",
+    "SIGNING_KEY_HELP",
     "USAGE",
     "Parser",
     "ParserError",
@@ -55,6 +60,7 @@ __all__ = [
     "refuse_existing",
     "report_error",
     "say",
+    "signer_from_option",
     "write_file",
 ]
 
@@ -62,7 +68,7 @@ MAX_INPUT_FILE_BYTES = 1024 * 1024
 #: The code of every command-line usage error (exit 2), in JSON and text alike.
 USAGE = GeneralCode.USAGE.value
 #: The code of a file the operating system could not read or write (exit 2).
-FILE_ERROR = "FILE_ERROR"
+FILE_ERROR = GeneralCode.FILE_ERROR.value
 
 
 class ParserError(Exception):
@@ -106,17 +112,24 @@ def needs_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespac
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def error_fields(exc: CliError) -> tuple[str, str, str]:
-    """Any error the CLI reports as (code, sentence, detail): the one adapter between errors and output.
+def error_fields(exc: CliError, language: Language = "en") -> tuple[str, str, str]:
+    """Any error the CLI reports as (code, sentence in ``language``, detail): the one adapter between errors
+    and output.
 
     Every library error carries these three itself; only argparse's and the operating system's errors
-    are translated here.
+    are translated here. Their own words (argparse's message, the system's ``strerror``) are English:
+    in Chinese the code's sentence leads and they follow as the detail.
     """
     if isinstance(exc, EconsentError):
-        return exc.code.value, exc.sentence, exc.detail
+        return exc.code.value, exc.sentence_in(language), exc.detail
     if isinstance(exc, ParserError):
+        if language == "zh":
+            return USAGE, GeneralCode.USAGE.sentence_zh, exc.message
         return USAGE, exc.message, exc.usage
-    return FILE_ERROR, exc.strerror or str(exc), "" if exc.filename is None else str(exc.filename)
+    filename = "" if exc.filename is None else str(exc.filename)
+    if language == "zh":
+        return FILE_ERROR, GeneralCode.FILE_ERROR.sentence_zh, ": ".join(p for p in (exc.strerror, filename) if p)
+    return FILE_ERROR, exc.strerror or str(exc), filename
 
 
 def exit_code(exc: CliError) -> int:
@@ -125,27 +138,34 @@ def exit_code(exc: CliError) -> int:
 
 
 def error_json(exc: CliError) -> dict[str, Any]:
-    """The one JSON shape of an error or refusal: ``{"ok": false, "code", "sentence", "detail"}``.
+    """The one JSON shape of an error or refusal: ``{"ok": false, "code", "sentence", "sentence_zh", "detail"}``
+    (:func:`econsent.card.refusal_json`, which the counter's web API answers with too).
 
     A rejected code (:class:`VerificationError`) also carries ``"valid": false``, like a verdict.
     """
+    if isinstance(exc, EconsentError):
+        return refusal_json(exc)
     code, sentence, detail = error_fields(exc)
-    document: dict[str, Any] = {"valid": False} if isinstance(exc, VerificationError) else {}
-    document.update(ok=False, code=code, sentence=sentence, detail=detail)
-    return document
+    sentence_zh = GeneralCode.USAGE.sentence_zh if code == USAGE else GeneralCode.FILE_ERROR.sentence_zh
+    return {"ok": False, "code": code, "sentence": sentence, "sentence_zh": sentence_zh, "detail": detail}
 
 
-def report_error(exc: CliError, *, json_output: bool) -> int:
-    """Print an error or refusal (JSON on stdout with ``--json``, else one line on stderr); returns the exit code."""
+def report_error(exc: CliError, *, json_output: bool, language: Language = "en") -> int:
+    """Print an error or refusal (JSON on stdout with ``--json``, else one line on stderr, in ``language``);
+    returns the exit code."""
     code = exit_code(exc)
     if json_output:
         print(json_text(error_json(exc)), flush=True)
         return code
-    name, sentence, detail = error_fields(exc)
+    name, sentence, detail = error_fields(exc, language)
+    refused, error = ("拒绝", "错误") if language == "zh" else ("REFUSED", "error")
     head = (
-        f"REFUSED  {name}: " if code == EXIT_REJECTED else "econsent: error: " + ("" if name == USAGE else f"{name}: ")
+        f"{refused}  {name}: "
+        if code == EXIT_REJECTED
+        else f"econsent: {error}: " + ("" if name == USAGE else f"{name}: ")
     )
-    say(head + sentence + (f" ({detail})" if detail and not isinstance(exc, ParserError) else ""), file=sys.stderr)
+    usage_apart = isinstance(exc, ParserError) and language == "en"  # its detail is the usage line, printed below
+    say(head + sentence + (f" ({detail})" if detail and not usage_apart else ""), file=sys.stderr)
     if isinstance(exc, ParserError):
         say(exc.usage, file=sys.stderr)
     return code
@@ -187,6 +207,25 @@ def read_secret(variable: str | None, option: str, prompt: str | None = None, *,
     return value
 
 
+#: The help text of every option that names a signing key: a key file or a key on a token.
+SIGNING_KEY_HELP = "private key: a PEM file, or a pkcs11: URI of a key in an HSM (its PIN from $" + PIN_ENV + ")"
+
+
+def signer_from_option(args: argparse.Namespace, spec: str) -> Signer:
+    """The signer a key option names (``--key``, ``--anchor-key``, ``--authorised-by``), through
+    :func:`econsent.hsm.load_signer`: a PEM file with the passphrase of ``--passphrase-env``, or a
+    ``pkcs11:`` URI whose PIN comes from ``ECONSENT_PKCS11_PIN`` or, at a terminal, a prompt; never argv.
+    """
+    if not is_pkcs11_uri(spec):
+        return load_signer(spec, passphrase=passphrase(args))
+    if args.passphrase_env:
+        raise UsageError(f"--passphrase-env is for key files: a token's PIN comes from {PIN_ENV} or a prompt")
+    pin = None
+    if PIN_ENV not in os.environ and sys.stdin.isatty():
+        pin = read_secret(None, PIN_ENV, "PIN of the token: ")
+    return load_signer(spec, pin=pin)
+
+
 def read_bytes(path: Path, *, limit: int = MAX_INPUT_FILE_BYTES) -> bytes:
     """An input file of at most ``limit`` bytes (a usage error beyond it: nothing is read without a cap)."""
     with open(path, "rb") as handle:
@@ -217,6 +256,16 @@ def write_file(path: Path, data: bytes, *, mode: int = PRIVATE, new: bool = Fals
         handle.write(data)
         handle.flush()
         _full_fsync(handle.fileno())
+
+
+def add_issuer_algorithm_option(parser: argparse.ArgumentParser) -> None:
+    """``--issuer-algorithm``: the holder builds presentations in the issuer key's hash suite (SPEC 4), which
+    credential bytes alone do not name; SM3 for an SM2 issuer, SHA-2 (the default) otherwise."""
+    parser.add_argument(
+        "--issuer-algorithm",
+        choices=[algorithm.value for algorithm in Algorithm],
+        help="the issuer key's algorithm, for SM2 issuers (default: from --trust if given, else SHA-2's)",
+    )
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:
@@ -384,26 +433,8 @@ def read_claims_request(args: argparse.Namespace) -> tuple[CredentialType, dict[
 
 
 def claims_from_json(ctype: CredentialType, raw: dict[str, Any]) -> dict[str, Any]:
-    """JSON claims to Python values by the type's kinds: dates from ISO strings, bytes from base64."""
-    kinds = {spec.name: spec.kind for spec in ctype.claims}
-    result: dict[str, Any] = {}
-    for name, value in raw.items():
-        kind = kinds.get(name)
-        if kind is None:
-            raise UsageError(f"{ctype.name} has no claim {name!r} (see `econsent types`)")
-        item_kind = kind.item_kind
-        items = value if kind.is_list and isinstance(value, list) else [value]
-        converted = [json_scalar(name, item_kind, item) for item in items]
-        result[name] = tuple(converted) if kind.is_list else converted[0]
-    return result
-
-
-def json_scalar(name: str, kind: ClaimKind, value: Any) -> Any:
+    """:func:`econsent.model.claims_from_json`, its refusals as usage errors (the claims came from a file)."""
     try:
-        if kind is ClaimKind.DATE and isinstance(value, str):
-            return _dt.date.fromisoformat(value)
-        if kind is ClaimKind.BYTES and isinstance(value, str):
-            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
-    except ValueError as exc:
-        raise UsageError(f"claim {name!r}: {exc}") from exc
-    return value
+        return model.claims_from_json(ctype, raw)
+    except SchemaError as exc:
+        raise UsageError(exc.detail) from exc

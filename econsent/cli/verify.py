@@ -36,7 +36,6 @@ from ..verify import (
 from ._common import (
     UsageError,
     csv_list,
-    error_json,
     existing_folder,
     float_range,
     int_range,
@@ -51,7 +50,6 @@ __all__ = [
     "policy_from_args",
     "register",
     "report_result",
-    "result_json",
     "stdin_codes",
     "verifier_from_args",
 ]
@@ -243,11 +241,6 @@ def stdin_codes(stream: TextIO) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
-def result_json(result: Verdict | VerificationError) -> dict[str, Any]:
-    """A verdict (``{"valid": true, ...}``) or a rejection (the CLI's one error shape, with ``"valid": false``)."""
-    return result.to_json() if isinstance(result, Verdict) else error_json(result)
-
-
 def report_result(
     result: Verdict | VerificationError,
     *,
@@ -257,13 +250,14 @@ def report_result(
     color: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Print a verdict or a rejection: one JSON line (with ``extra`` fields), or the verdict card.
+    """Print a verdict or a rejection: one JSON line (:func:`econsent.card.result_json`, as ``serve`` answers,
+    with ``extra`` fields), or the verdict card.
 
     The card (:func:`econsent.card.render_card_text`) neutralises what the code carried; ``verify`` and
     ``scan`` both print through here, so they agree on every code.
     """
     if json_output:
-        print(json_text({**result_json(result), **(extra or {})}), file=out, flush=True)
+        print(json_text({**card.result_json(result), **(extra or {})}), file=out, flush=True)
     else:
         print(card.render_card_text(result, now=now, color=color), file=out, flush=True)
 

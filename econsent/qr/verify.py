@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .images import ImageSource
 
-__all__ = ["verify_image"]
+__all__ = ["read_code", "verify_image"]
 
 
 def verify_image(
@@ -44,6 +44,16 @@ def verify_image(
     :class:`~econsent.errors.MissingDependencyError`; so is a path that does not exist or is not a
     regular file (a folder): :class:`~econsent.errors.InputFileError`, never a verdict.
     """
+    text = read_code(image, deadline=deadline)  # a path that is no file is refused before the verifier is asked
+    return verifier.verify(text, now=now, nonce=nonce)
+
+
+def read_code(image: ImageSource, *, deadline: float = DEFAULT_DEADLINE) -> str:
+    """The text :func:`verify_image` verifies in ``image``: the first ``EC1:`` code, else the first of any other.
+
+    For a caller that needs the text before verifying it (``econsent serve`` answers a code still in
+    view without verifying it twice). Raises as :func:`verify_image` does before it verifies.
+    """
     scanner = Scanner(
         budget_ms=None, deadline=deadline
     )  # a bad deadline is the caller's mistake (QRError), not a verdict
@@ -60,4 +70,4 @@ def verify_image(
     if not texts:
         raise VerificationError(ErrorCode.NO_QR_CODE)
     ours = [text for text in texts if text.startswith(PREFIX)]
-    return verifier.verify((ours or texts)[0], now=now, nonce=nonce)
+    return (ours or texts)[0]
