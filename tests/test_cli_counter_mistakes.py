@@ -345,3 +345,52 @@ def test_the_kiosk_never_shows_the_previous_citizens_card(tmp_path: Path) -> Non
     assert latest != valid_card
     pixels = np.asarray(Image.open(io.BytesIO(latest)).convert("RGB"))
     assert tuple(pixels[4, 4]) == (0x5F, 0x63, 0x68)  # the neutral "see the counter's screen" card
+
+
+# ---------------------------------------------------------------------------------------------
+# Long work shows progress
+
+
+class _Terminal(io.StringIO):
+    """A stderr that a person watches (a terminal): progress lines are for it only."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _blank_photo(path: Path) -> Path:
+    Image.new("L", (64, 64), 255).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "reading blank.png ("), ("zh", "正在识别 blank.png（")])
+def test_verifying_a_photo_says_what_it_is_reading_on_a_terminal_in_the_clerks_language(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], language: str, expected: str
+) -> None:
+    photo = _blank_photo(office / "blank.png")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["verify", str(photo), "--trust", str(office / "trust.json"), "--lang", language]) == 1
+    shown = terminal.getvalue()
+    assert expected in shown and shown.endswith("\r\033[K")  # cleared before the card is printed
+    assert "NO_QR_CODE" in capsys.readouterr().out
+
+
+def test_a_folder_scan_counts_the_images_as_it_goes_and_a_pipe_gets_no_progress(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = office / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        _blank_photo(folder / name)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    main(["scan", str(folder), "--trust", str(office / "trust.json")])
+    shown = terminal.getvalue()
+    assert [f"reading image {n} of 3: {name}" in shown for n, name in ((1, "a.png"), (2, "b.png"), (3, "c.png"))] == [
+        True
+    ] * 3
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: a log or a pipe
+    main(["scan", str(folder), "--trust", str(office / "trust.json")])
+    assert "reading" not in sys.stderr.getvalue()  # type: ignore[attr-defined]
+    capsys.readouterr()

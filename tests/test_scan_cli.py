@@ -104,6 +104,7 @@ def scan(
         args = parser.parse_args(["scan", *argv])
     except SystemExit as exc:
         return int(exc.code or 0), ""
+    args.language = "en"  # what cli.main sets from --lang or the locale
     out = io.StringIO()
     try:
         code = run_scan(

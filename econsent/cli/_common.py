@@ -26,7 +26,7 @@ from .._wire import MAX_TIME
 from ..card import refusal_json
 from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, SchemaError, UsageError
 from ..hsm import PIN_ENV, is_pkcs11_uri, load_signer
-from ..i18n import Language
+from ..i18n import Language, translate
 from ..keys import Algorithm, Signer
 from ..schema import BUILTIN_TYPES, CredentialType
 
@@ -400,6 +400,21 @@ def say(*lines: str, file: TextIO | None = None) -> None:
     """Print lines for people, each neutralised: they may quote file names, claims and codes from outside."""
     for line in lines:
         print(printable(line), file=file)
+
+
+def progress(message: str, language: Language, **values: object) -> None:
+    """Say on stderr, in ``language``, what long work is doing (scanning a 24 MP photo takes seconds), when a
+    person watches stderr; the line is overwritten by the next one and never reaches a pipe or a log."""
+    if not sys.stderr.isatty():
+        return
+    text = printable(translate(message, language).format(**values))
+    print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+
+
+def progress_done() -> None:
+    """Clear the progress line, so that the verdict starts on a clean line."""
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 # --- claims ----------------------------------------------------------------------------------------

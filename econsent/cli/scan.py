@@ -30,9 +30,20 @@ from ..errors import (
     QRError,
     VerificationError,
 )
+from ..i18n import N_, Language
 from ..model import Verdict
 from ..verify import Policy, Verifier
-from ._common import UsageError, float_range, int_range, parse_hex, parse_time, say, write_file
+from ._common import (
+    UsageError,
+    float_range,
+    int_range,
+    parse_hex,
+    parse_time,
+    progress,
+    progress_done,
+    say,
+    write_file,
+)
 from .verify import add_verification_options, policy_from_args, report_result, stdin_codes, verifier_from_args
 
 __all__ = ["register"]
@@ -264,16 +275,33 @@ def _stdin_sightings(stream: TextIO) -> Generator[Sighting, None, None]:
         yield Sighting(f"stdin line {number}", (text,))
 
 
-def _file_sighting(path: Path, scanner: qr.Scanner) -> Sighting:
+def _file_sighting(
+    path: Path, scanner: qr.Scanner, language: Language, position: tuple[int, int] | None = None
+) -> Sighting:
+    """Scan one image file, saying on a watched stderr which one (a large photo takes seconds)."""
+    if position is None:
+        megabytes = f"{path.stat().st_size / 1e6:.1f}"
+        progress(N_("reading {name} ({size} MB)…"), language, name=path.name, size=megabytes)
+    else:
+        number, total = position
+        progress(N_("reading image {number} of {total}: {name}…"), language, number=number, total=total, name=path.name)
     try:
         result = scanner.scan(path)
     except QRError as exc:
         return Sighting(str(path), (), error=str(exc))
+    finally:
+        progress_done()
     return Sighting(str(path), result.texts, result)
 
 
 def _folder_sightings(
-    folder: Path, scanner: qr.Scanner, *, watch: bool, interval: float, sleep: Callable[[float], None]
+    folder: Path,
+    scanner: qr.Scanner,
+    *,
+    watch: bool,
+    interval: float,
+    sleep: Callable[[float], None],
+    language: Language,
 ) -> Generator[Sighting, None, None]:
     """Images in ``folder`` in name order; with ``watch``, then every new or rewritten one, forever."""
     done: dict[Path, tuple[int, int]] = {}
@@ -291,9 +319,9 @@ def _folder_sightings(
             if watch and time.time() - stat.st_mtime < _SETTLE_SECONDS:
                 continue  # probably still being written; next poll
             pending.append((path, (stat.st_mtime_ns, stat.st_size)))
-        for path, signature in pending:
+        for number, (path, signature) in enumerate(pending, start=1):
             done[path] = signature
-            yield _file_sighting(path, scanner)
+            yield _file_sighting(path, scanner, language, (number, len(pending)))
         if not watch:
             return
         sleep(interval)
@@ -401,16 +429,19 @@ def _sightings(
     path = Path(args.source)
     scanner = _scanner(args.budget_ms, deadline=args.deadline)  # files come from anyone: a hard deadline each
     if path.is_dir():
-        return _folder_sightings(path, scanner, watch=args.watch, interval=args.interval, sleep=sleep), True
+        folder = _folder_sightings(
+            path, scanner, watch=args.watch, interval=args.interval, sleep=sleep, language=args.language
+        )
+        return folder, True
     if args.watch:
         raise UsageError("--watch goes with a folder")
     if not path.is_file():
         raise UsageError(f"{args.source}: no such image file or folder")
-    return _one_file(path, scanner), True
+    return _one_file(path, scanner, args.language), True
 
 
-def _one_file(path: Path, scanner: qr.Scanner) -> Generator[Sighting, None, None]:
-    yield _file_sighting(path, scanner)
+def _one_file(path: Path, scanner: qr.Scanner, language: Language) -> Generator[Sighting, None, None]:
+    yield _file_sighting(path, scanner, language)
 
 
 def _scanner(budget_ms: float | None, *, deadline: float | None = None) -> qr.Scanner:

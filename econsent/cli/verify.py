@@ -19,6 +19,7 @@ from .. import card, qr
 from .._terminal import json_text
 from .._wire import MAX_TEXT_CHARS, MAX_TIME, PREFIX
 from ..errors import EXIT_REJECTED, EXIT_VALID, ErrorCode, InputFileError, VerificationError
+from ..i18n import N_
 from ..keys import PublicKey
 from ..model import Verdict
 from ..status import StatusListCache
@@ -41,6 +42,8 @@ from ._common import (
     int_range,
     parse_hex,
     parse_time,
+    progress,
+    progress_done,
     read_bytes,
     say,
 )
@@ -300,9 +303,13 @@ def _verify_one(verifier: Verifier, code: str | Path, args: argparse.Namespace, 
         if isinstance(code, str):
             result = verifier.verify(code, now=now, nonce=nonce)
         else:
+            megabytes = f"{code.stat().st_size / 1e6:.1f}"
+            progress(N_("reading {name} ({size} MB)…"), args.language, name=code.name, size=megabytes)
             result = qr.verify_image(verifier, code, now=now, nonce=nonce, deadline=args.deadline)
     except VerificationError as exc:
         result = exc
+    finally:
+        progress_done()
     color = not args.json and sys.stdout.isatty()
     report_result(result, now=now, json_output=args.json, out=sys.stdout, color=color)
     return isinstance(result, Verdict)
