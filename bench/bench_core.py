@@ -60,7 +60,7 @@ from econsent import (  # noqa: E402
     qr,
 )
 from econsent import verify as verify_module  # noqa: E402
-from econsent.keys import Algorithm  # noqa: E402
+from econsent.keys import Algorithm, sm2_available  # noqa: E402
 from econsent.status import StatusListBuilder, load_status_list  # noqa: E402
 from econsent.trust import sign_trust_list  # noqa: E402
 
@@ -272,6 +272,20 @@ def main() -> None:
         cases.append((f"{profile}, ES256 holder", present(cred_es, holder_es, now=NOW, lifetime=60, profile=profile)))
     cases.append(("full, Ed25519 holder", present(credential_for(holder_ed), holder_ed, now=NOW)))
     cases.append(("full, bearer (printed)", present(credential_for(None), None, now=NOW)))
+    if sm2_available():  # 国密: an SM2 issuer (SM3 tree) and an SM2 holder, the same claims
+        sm2_issuer, holder_sm2 = Issuer(SigningKey.generate(Algorithm.SM2)), SigningKey.generate(Algorithm.SM2)
+        cred_sm2 = sm2_issuer.issue(
+            "driving-licence",
+            claims,
+            holder_key=holder_sm2.public_key,
+            possession=ATTESTED_OUT_OF_BAND,
+            now=NOW,
+            serial=SERIAL,
+            **validity,
+        )
+        for profile in ("full", "driving-check"):
+            text = present(cred_sm2, holder_sm2, now=NOW, lifetime=60, profile=profile)
+            cases.append((f"{profile}, SM2 issuer + SM2 holder", text))
     derived = credential_for(holder_es, derive=["age_over_18"])
     cases.append(("age-check (age_over_18 only)", present(derived, holder_es, now=NOW, profile="age-check")))
     dcc_text, dcc_verify = dcc_style(document, issuer_key)
