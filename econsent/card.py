@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from ._terminal import printable
 from .errors import EconsentError, ErrorCode, MissingDependencyError, VerificationError
 from .i18n import N_, Language, translate
-from .model import Instant, Verdict, from_unix, to_unix
+from .model import Instant, Verdict, from_unix, notice_zh, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, TypeRegistry
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def _facts(subject: CardSubject, now: Instant, types: TypeRegistry) -> _Content:
             rows.append(_Row(label, _claim_text(value), "claim"))
     if verdict.withheld:
         rows.append(_Row(_both(N_("withheld")), ", ".join(verdict.withheld), "muted"))
-    rows += [_Row(_both(N_("warning")), warning, "warning") for warning in verdict.warnings]
+    rows += [_Row(_both(N_("warning")), _in_both(warning), "warning") for warning in verdict.warnings]
     footer = f"checked {_utc(checked)}  ·  issuer key {verdict.kid} ({verdict.algorithm})"
     if verdict.trust_list:
         footer += f"  ·  trust list {verdict.trust_list}"
@@ -182,6 +182,12 @@ _UNREAD = N_("Could not read the code: hold the phone flat and closer.")
 def _both(label: str) -> str:
     """A card label in Chinese, then English (``签发 issuer``): the clerk reads one, the citizen maybe the other."""
     return f"{translate(label, 'zh')} {label}"
+
+
+def _in_both(warning: str) -> str:
+    """A verdict's warning in Chinese, then English (once, for a warning that exists in one language)."""
+    chinese = notice_zh(warning)
+    return warning if chinese == warning else f"{chinese}  ·  {warning}"
 
 
 def _local(moment: _dt.datetime) -> str:

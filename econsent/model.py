@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from .errors import SchemaError
+from .i18n import translate
 from .schema import ClaimKind, ClaimValue, CredentialType
 
 __all__ = ["Credential", "Instant", "IssuerName", "Verdict", "claims_to_json", "from_unix", "to_unix"]
@@ -96,6 +97,26 @@ class Credential:
         )
 
 
+class Notice(str):
+    """A warning on a verdict: the string is its English text, ``zh`` its Chinese.
+
+    Made from an English message marked with ``N_()`` where it is raised (the catalogue translates it) and
+    the values for its ``{placeholders}``; a plain string works wherever a notice does (``zh`` is then the
+    string itself, see :func:`notice_zh`)."""
+
+    zh: str
+
+    def __new__(cls, message: str, **values: object) -> Notice:
+        notice = super().__new__(cls, message.format(**values))
+        notice.zh = translate(message, "zh").format(**values)
+        return notice
+
+
+def notice_zh(warning: str) -> str:
+    """The Chinese of a verdict's warning (a :class:`Notice`); a plain string stays as it is."""
+    return getattr(warning, "zh", warning)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What a successful verification proved. Every field was checked; nothing here is unverified."""
@@ -157,6 +178,7 @@ class Verdict:
             "status": None if self.status is None else {"list_id": self.status.list_id, "index": self.status.index},
             "trust_list": self.trust_list,
             "warnings": list(self.warnings),
+            "warnings_zh": [notice_zh(warning) for warning in self.warnings],
             "document": None if self.document is None else _thawed(self.document),
         }
 

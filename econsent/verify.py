@@ -22,8 +22,9 @@ from . import _disclosure
 from ._envelope import presentation_fingerprint, verify_credential, verify_presentation
 from ._wire import WirePayload, WireProof, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
+from .i18n import N_
 from .keys import Algorithm, HashSuite, PublicKey, sm2_available
-from .model import Instant, StatusReference, Verdict, from_unix, to_unix
+from .model import Instant, Notice, StatusReference, Verdict, from_unix, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
 from .status import CredentialStatus, StatusList, StatusListCache
 from .trust import TrustedKey, TrustStore
@@ -306,7 +307,8 @@ class Verifier:
         if overdue > self._policy.status_list_grace:
             return self._unknown_status(ErrorCode.STATUS_STALE, f"the {name} expired {overdue / 3600:.1f} hours ago")
         if overdue > 0:
-            return (f"the {name} is {overdue / 3600:.1f} hours past its next update: update it",)
+            message = N_("status list {list_id} of {scope} is {hours} hours past its next update: update it")
+            return (Notice(message, list_id=list_id, scope=trusted.scope, hours=f"{overdue / 3600:.1f}"),)
         return ()
 
     def _status_lists_for(self, kid: bytes, list_id: int, now: int) -> list[StatusList]:
@@ -331,7 +333,7 @@ class Verifier:
     def _unknown_status(self, code: ErrorCode, detail: str) -> tuple[str, ...]:
         if self._policy.unknown_status is StatusFallback.REFUSE:
             raise VerificationError(code, detail)
-        return (f"revocation status not checked: {detail}",)
+        return (Notice(N_("revocation status not checked: {detail}"), detail=detail),)
 
     def _holder_algorithm(self, wire_id: int | None) -> Algorithm | None:
         if wire_id is None:
@@ -419,7 +421,8 @@ def _trust_list_warnings(trusted: TrustedKey, now: int, grace: int) -> tuple[str
             ErrorCode.TRUST_LIST_EXPIRED,
             f"trust list {trusted.source.label} expired {hours:.1f} hours ago (grace {grace / 3600:.0f} h)",
         )
-    return (f"trust list {trusted.source.label} is {hours:.1f} hours past its next update: update it",)
+    message = N_("trust list {label} is {hours} hours past its next update: update it")
+    return (Notice(message, label=trusted.source.label, hours=f"{hours:.1f}"),)
 
 
 def _check_validity(issued_at: int, valid_from: int, valid_until: int, now: int, leeway: int) -> None:

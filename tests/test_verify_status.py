@@ -18,6 +18,7 @@ from econsent import (
     TrustStore,
     VerificationError,
     Verifier,
+    card,
     present,
 )
 from econsent.status import CredentialStatus, StatusListBuilder, StatusListCache, load_status_list
@@ -121,7 +122,12 @@ def test_index_beyond_the_list_is_unknown(world: dict[str, object]) -> None:
 
 def test_stale_list_warns_within_grace_then_is_stale(world: dict[str, object]) -> None:
     overdue = cache(world, next_update=NOW - 5 * HOUR)
-    assert "5.0 hours past its next update" in verify(world, 0, overdue).warnings[0]  # type: ignore[attr-defined]
+    warned = verify(world, 0, overdue)
+    assert "5.0 hours past its next update" in warned.warnings[0]  # type: ignore[attr-defined]
+    # The clerk reads it in Chinese too (issue 15): on the verdict, in its JSON and on the card.
+    chinese = "sh-traffic 的状态列表 3 已超过下次更新时间 5.0 小时，请更新。"  # noqa: RUF001 - Chinese punctuation
+    assert warned.to_json()["warnings_zh"] == [chinese]  # type: ignore[attr-defined]
+    assert chinese in card.render_card_text(warned, now=NOW)  # type: ignore[arg-type]
     assert code_of(world, 0, overdue, status_list_grace=3600) is ErrorCode.STATUS_STALE
     accepted = verify(world, 0, overdue, status_list_grace=3600, unknown_status="warn")
     assert "expired 5.0 hours ago" in accepted.warnings[0]  # type: ignore[attr-defined]

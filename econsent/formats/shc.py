@@ -28,8 +28,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ErrorCode, KeyLoadError, TrustStoreError, VerificationError
+from ..i18n import N_
 from ..keys import Algorithm, PublicKey
-from ..model import IssuerName, Verdict
+from ..model import IssuerName, Notice, Verdict
 from ..schema import ClaimValue
 from ..verify import Policy, StatusFallback
 from ._common import MAX_TIME, check_static_code, inflate, instant, load_json, malformed, unix_time
@@ -412,7 +413,7 @@ def check_revocation(card: CardClaims, key: ShcIssuerKey, trust: ShcTrust, polic
         detail = f"no CRL version {key.crl_version} is loaded for key {key.kid} of {key.issuer}"
         if policy.unknown_status is StatusFallback.REFUSE:
             raise VerificationError(ErrorCode.STATUS_UNKNOWN, detail)
-        return (f"revocation status not checked: {detail}",)
+        return (Notice(N_("revocation status not checked: {detail}"), detail=detail),)
     if crl.revokes(card.rid, card.not_before):
         raise VerificationError(ErrorCode.REVOKED, f"CRL version {crl.version} of key {key.kid}")
     return ()

@@ -104,7 +104,8 @@ function renderCard() {
       const names = result.withheld.map((name) => (labels.claims[name] || {})[language] || name);
       row(rows, t("withheld"), names.join(t("listSeparator")), "muted");
     }
-    for (const warning of result.warnings) row(rows, t("warning"), warning, "warning");
+    const warnings = language === "zh" && result.warnings_zh ? result.warnings_zh : result.warnings;
+    for (const warning of warnings) row(rows, t("warning"), warning, "warning");
   } else if (result.valid === false && result.code === "NO_QR_CODE") {
     card.className = "card unread";
     $("banner").textContent = t("UNREAD");
