@@ -138,7 +138,10 @@ def test_a_transparent_png_costs_bounded_memory() -> None:
 def test_a_blank_image_at_the_cap_ends_within_its_bound() -> None:
     refused_up_front(blank_png(6324, 6324), ImageRefusal.TOO_MANY_PIXELS)
     elapsed, outcome = timed(blank_png(AT_CAP, AT_CAP))
-    assert outcome == [] and elapsed < DEADLINE + SLACK
+    # Read to the end (no code) on an idle machine; on a loaded one the deadline may stop it first. What
+    # the test holds is the bound (CI once saw the deadline while other jobs shared both cores).
+    assert outcome == [] or (isinstance(outcome, ImageRefusedError) and outcome.code is ImageRefusal.DEADLINE)
+    assert elapsed < DEADLINE + SLACK
 
 
 def test_one_bit_noise_at_the_cap_ends_within_its_bound() -> None:
