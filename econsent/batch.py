@@ -688,6 +688,18 @@ class _Journal:
     done: dict[str, tuple[int, StatusReference]] = field(default_factory=dict)
     unrecorded: dict[str, Credential] = field(default_factory=dict)
     repaired: bool = False
+    new: bool = False  # this run made the output: no earlier run of the batch wrote here
+
+
+def _lock(fd: int, what: Path) -> None:
+    """Hold an exclusive lock on the output for the whole run: two runs writing one output would each sign
+    every row (two credentials under one serial); the second is refused instead."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        raise BatchError(BatchProblem.BAD_OUTPUT, f"another run is writing {what} now") from exc
 
 
 class _JsonlOutput:
@@ -707,13 +719,15 @@ class _JsonlOutput:
             self._fd = os.open(path, flags, PRIVATE)
         except OSError as exc:
             raise BatchError(BatchProblem.BAD_OUTPUT, f"{path}: {exc.strerror}") from exc
+        self.journal.new = not existed
         try:
+            _lock(self._fd, path)
             if existed:
                 self._scan(recorded)
             else:
                 _fsync_directory(path.parent)
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
 
     def _scan(self, recorded: frozenset[str]) -> None:
@@ -790,7 +804,12 @@ class _JsonlOutput:
         _full_fsync(self._fd)
 
     def close(self) -> None:
-        os.close(self._fd)
+        os.close(self._fd)  # releases the lock
+
+    def discard(self) -> None:
+        """Take back an output this run made and wrote nothing to (the run was refused before issuing)."""
+        if self.journal.new and not self.journal.done:
+            os.unlink(self._path)
 
 
 class _FolderOutput:
@@ -803,7 +822,7 @@ class _FolderOutput:
         entries = [entry for entry in os.scandir(path) if entry.name != FOLDER_MARKER]
         if marker.exists():
             try:
-                owner = json.loads(marker.read_bytes()[:1024]).get("batch_id")
+                owner = loads_strict(marker.read_bytes()[:1024]).get("batch_id")
             except (ValueError, AttributeError, OSError) as exc:
                 raise BatchError(BatchProblem.BAD_OUTPUT, f"{marker} is damaged") from exc
             if owner != batch_id:
@@ -812,6 +831,14 @@ class _FolderOutput:
             raise BatchError(BatchProblem.BAD_OUTPUT, f"{path} is not empty and holds no batch")
         else:
             write_atomic(marker, json.dumps({"batch_id": batch_id}).encode("ascii"))
+            self.journal.new = True
+        self._marker = marker
+        self._lock_fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            _lock(self._lock_fd, path)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         for entry in entries:
             name = entry.name
             if name.startswith(".") and name.endswith(".tmp"):  # write_atomic's file, left by a crash
@@ -836,7 +863,12 @@ class _FolderOutput:
             write_atomic(self._path / f"{item.row_id}{CREDENTIAL_FILE_SUFFIX}", item.encoded, mode=PRIVATE)
 
     def close(self) -> None:
-        """Nothing stays open."""
+        os.close(self._lock_fd)  # releases the lock
+
+    def discard(self) -> None:
+        """Take back the mark this run put on an empty folder (the run was refused before issuing)."""
+        if self.journal.new and not self.journal.done:
+            os.unlink(self._marker)
 
 
 # --- the coordinator -----------------------------------------------------------------------------------
@@ -855,6 +887,8 @@ class BatchRegistry(Protocol):
     ) -> int: ...
 
     def recorded_rows(self, batch_id: str) -> Iterable[str]: ...
+
+    def reservation_count(self, batch_id: str) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -920,6 +954,8 @@ def run_batch(
     public_key = worker_signer(signer, run).public_key
     if public_key not in registry.issuer_keys:
         raise RegistryError(RegistryErrorCode.WRONG_KEY, f"key {public_key.kid.hex()} is not a key of this registry")
+    derived = tuple(derive)
+    _check_derive(derived)
     recorded = frozenset(registry.recorded_rows(batch_id))
     rows = read_rows(input_path, input_format, holder_keys_attested=holder_keys_attested)
     out = Path(output)
@@ -928,10 +964,23 @@ def run_batch(
     except BaseException:
         rows.close()
         raise
+    try:
+        if sink.journal.new and registry.reservation_count(batch_id):
+            # Rows of this batch were reserved for another output (or one since deleted): signing them here
+            # would give a second credential under serials that may already have been handed out.
+            sink.discard()
+            raise BatchError(
+                BatchProblem.BAD_OUTPUT,
+                f"batch {batch_id} was started with another output: resume into that output, or use a new batch id",
+            )
+    except BaseException:
+        sink.close()
+        rows.close()
+        raise
     bad: list[BadRow] = []
     counts = {"issued": 0, "resumed": 0}
     resumed_per_block: deque[int] = deque()
-    now_unix, derived = to_unix(now), tuple(derive)
+    now_unix = to_unix(now)
 
     def jobs() -> Iterator[BlockJob]:
         for block in _blocks(rows, block_size, bad):
@@ -939,6 +988,13 @@ def run_batch(
             to_sign: list[tuple[BatchRow, tuple[int, StatusReference]]] = []
             for row, allocation in zip(block, allocations, strict=True):
                 held = sink.journal.done.get(row.row_id)
+                # Issued by this batch and recorded, yet not in this output: it went into another output (a cut
+                # last line is the exception: its row is signed again with its serial, as the module says).
+                if held is None and row.row_id in recorded and not sink.journal.repaired:
+                    raise BatchError(
+                        BatchProblem.BAD_OUTPUT,
+                        f"row {row.row_id} was issued by batch {batch_id} into another output: resume into that one",
+                    )
                 if held is None:
                     to_sign.append((row, allocation))
                     continue
@@ -994,6 +1050,15 @@ def run_batch(
         seconds=time.perf_counter() - started,
         output_repaired=sink.journal.repaired,
     )
+
+
+def _check_derive(names: tuple[str, ...]) -> None:
+    """Refuse a derived claim no credential type has, before a serial is reserved: every row would else be
+    refused after its reservation, and a large input would use up serials and status slots for nothing."""
+    known = {spec.name for ctype in BUILTIN_TYPES for spec in ctype.claims}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise BatchError(BatchProblem.BAD_OPTION, f"no credential type has the claims {unknown} to derive")
 
 
 def _blocks(rows: Iterable[BatchRow | BadRow], size: int, bad: list[BadRow]) -> Iterator[list[BatchRow]]:

@@ -430,6 +430,7 @@ def test_a_crash_between_writing_and_recording_records_on_resume_without_signing
             self.registry, self.calls = registry, 0
             self.issuer_keys = registry.issuer_keys
             self.reserve, self.recorded_rows = registry.reserve, registry.recorded_rows
+            self.reservation_count = registry.reservation_count
 
         def record_batch(self, *args: Any, **kwargs: Any) -> int:
             self.calls += 1
@@ -619,3 +620,54 @@ def test_library_errors_are_typed(office: Path) -> None:
         with pytest.raises(RegistryError) as wrong:
             run_batch(batch_id="ok", **{**options, "signer": SignerSpec(str(other))})
         assert wrong.value.code.value == "WRONG_KEY"
+
+
+# --- a batch writes one output, and only one run writes it (found by review) -----------------------------------
+
+
+def test_a_started_batch_is_refused_into_another_output_and_nothing_is_signed_twice(office: Path) -> None:
+    kid = issuer_public(office).kid
+    write_jsonl(office / "rows.jsonl", [row(number, kid) for number in range(3)])
+    assert run(*batch_args("rows.jsonl", "out1.jsonl"))[0] == 0
+    before = reservations(office)
+    (office / "creds").mkdir()
+    for other in ("out2.jsonl", "creds"):
+        code, out, err = run(*batch_args("rows.jsonl", other))
+        assert code == 2 and json.loads(out)["code"] == "BAD_OUTPUT" and "another output" in out, err
+    assert not (office / "out2.jsonl").exists() and list((office / "creds").iterdir()) == []  # taken back
+    assert reservations(office) == before and len(output_lines(office / "out1.jsonl")) == 3
+    # The batch still resumes into its own output.
+    assert run(*batch_args("rows.jsonl", "out1.jsonl"))[0] == 0
+
+
+def test_rows_recorded_but_missing_from_the_output_are_not_signed_again(office: Path) -> None:
+    kid = issuer_public(office).kid
+    write_jsonl(office / "rows.jsonl", [row(number, kid) for number in range(3)])
+    assert run(*batch_args("rows.jsonl", "out.jsonl"))[0] == 0
+    lines = (office / "out.jsonl").read_text(encoding="ascii").splitlines(keepends=True)
+    (office / "out.jsonl").write_text("".join(lines[:1]), encoding="ascii")  # someone cut the output
+    code, out, err = run(*batch_args("rows.jsonl", "out.jsonl"))
+    assert code == 2 and json.loads(out)["code"] == "BAD_OUTPUT" and "into another output" in out, err
+    assert len((office / "out.jsonl").read_text(encoding="ascii").splitlines()) == 1  # nothing signed
+
+
+def test_a_second_run_on_the_same_output_at_once_is_refused(office: Path) -> None:
+    import fcntl
+
+    kid = issuer_public(office).kid
+    write_jsonl(office / "rows.jsonl", [row(number, kid) for number in range(2)])
+    output = office / "out.jsonl"
+    output.touch()
+    with output.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another run, still writing
+        code, out, err = run(*batch_args("rows.jsonl", "out.jsonl"))
+    assert code == 2 and "another run is writing" in json.loads(out)["detail"], err
+    assert reservations(office) == {}  # refused before anything was reserved
+
+
+def test_an_unknown_derived_claim_is_refused_before_any_serial_is_reserved(office: Path) -> None:
+    kid = issuer_public(office).kid
+    write_jsonl(office / "rows.jsonl", [row(number, kid) for number in range(2)])
+    code, out, err = run(*batch_args("rows.jsonl", "out.jsonl", "--derive", "nosuch"))
+    assert code == 2 and json.loads(out)["code"] == "BAD_OPTION", err
+    assert reservations(office) == {}

@@ -230,7 +230,8 @@ def test_text_and_json_posts_verify_like_a_keyboard_wedge_scanner(office: Office
     assert typed.status_code == 200 and typed.json()["valid"] is True
     posted = client.post("/verify", json={"text": office.code()})
     assert posted.status_code == 200 and posted.json()["valid"] is True
-    for body in ('{"text": 5}', '{"text": "EC1:1", "more": 1}', "[1]", "{", "[" * 100_00):
+    twice = json.dumps({"text": "EC1:1"})[:-1] + ", " + json.dumps({"text": office.code()})[1:]  # last key wins
+    for body in ('{"text": 5}', '{"text": "EC1:1", "more": 1}', "[1]", "{", "[" * 100_00, twice, '{"text": NaN}'):
         answer = client.post("/verify", content=body, headers={"Content-Type": "application/json"})
         assert answer.status_code in (400, 413), body[:20]
         assert answer.json()["ok"] is False

@@ -153,6 +153,7 @@ def issued_summary(credential: Credential, out: Path) -> dict[str, Any]:
         "credential_type": credential.credential_type,
         "serial": credential.serial,
         "kid": credential.kid.hex(),
+        "issuer_algorithm": credential.issuer_algorithm,  # the holder presents in its suite (SM2: SM3)
         "bearer": credential.is_bearer,
         "bytes": len(credential.encoded),
         "out": str(out),
@@ -228,7 +229,7 @@ def _cmd_issue(args: argparse.Namespace) -> int:
         issued_summary(credential, args.out),
         [
             f"issued {credential.credential_type} serial {credential.serial} "
-            f"({binding}, {len(credential.encoded)} bytes) -> {args.out}"
+            f"({binding}, {len(credential.encoded)} bytes, issuer key {credential.issuer_algorithm}) -> {args.out}"
         ],
     )
     return EXIT_VALID

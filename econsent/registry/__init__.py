@@ -353,6 +353,13 @@ class IssuerRegistry:
             _record(db, new, record_personal_data)
         return len(new)
 
+    def reservation_count(self, batch_id: str) -> int:
+        """How many rows ``batch_id`` has reserved (0 for a batch never started): a run that would write a
+        new output for a batch already started elsewhere is refused by batch issuance."""
+        _check_batch_id(batch_id)
+        ((count,),) = self._query("SELECT COUNT(*) FROM batch_rows WHERE batch_id = ?", (batch_id,))
+        return int(count)
+
     def recorded_rows(self, batch_id: str, row_ids: Iterable[str] | None = None) -> frozenset[str]:
         """The row ids of ``batch_id`` whose credentials are recorded (of ``row_ids`` only, when given).
 

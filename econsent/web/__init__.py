@@ -36,6 +36,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import card, qr
+from .._json import loads_strict
 from .._terminal import json_text
 from .._wire import MAX_TEXT_CHARS
 from ..errors import (
@@ -231,7 +232,7 @@ def _text_of(body: bytes, kind: str, charset: str) -> str:
         raise RequestError(f"the text is not UTF-8 (byte {exc.start})") from exc
     if kind == "application/json":
         try:
-            document = json.loads(text)
+            document = loads_strict(text)  # a key twice (the last would win) or NaN is refused
         except (ValueError, RecursionError) as exc:
             raise RequestError('send {"text": "EC1:..."} as JSON') from exc
         if not isinstance(document, dict) or set(document) != {"text"} or not isinstance(document["text"], str):
