@@ -102,7 +102,7 @@ _REQUIRED = ("row_id", "credential_type", "holder_key", "valid_from", "valid_unt
 _PROOF_FIELDS = ("possession", "challenge")
 _JSONL_FIELDS = frozenset((*_REQUIRED, "claims", *_PROOF_FIELDS))
 _CLAIM_COLUMN = "claim."
-_OUTPUT_FIELDS = frozenset({"batch_id", "row_id", "serial", "status", "credential"})
+_OUTPUT_FIELDS = frozenset({"batch_id", "row_id", "serial", "status", "issuer_algorithm", "credential"})
 
 InputFormat = Literal["csv", "jsonl"]
 
@@ -703,15 +703,17 @@ def _lock(fd: int, what: Path) -> None:
 
 
 class _JsonlOutput:
-    """JSON Lines output, one object per row: ``{"batch_id", "row_id", "serial", "status", "credential"}``.
+    """JSON Lines output, one object per row: ``{"batch_id", "row_id", "serial", "status", "issuer_algorithm",
+    "credential"}`` (the issuer key's algorithm tells the holder the hash suite to present in: SM3 for SM2).
 
     ``credential`` is the credential's bytes (what ``econsent issue`` writes) in base64url. Appends are
     flushed and fsynced before the registry records them; a last line cut short by a crash is cut off.
     """
 
-    def __init__(self, path: Path, batch_id: str, recorded: frozenset[str]) -> None:
+    def __init__(self, path: Path, batch_id: str, recorded: frozenset[str], issuer_algorithm: str) -> None:
         self._path = path
         self._batch_id = batch_id
+        self._issuer_algorithm = issuer_algorithm
         self.journal = _Journal()
         existed = os.path.lexists(path)
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
@@ -791,6 +793,7 @@ class _JsonlOutput:
                     "row_id": item.row_id,
                     "serial": item.serial,
                     "status": {"list_id": item.status.list_id, "index": item.status.index},
+                    "issuer_algorithm": self._issuer_algorithm,
                     "credential": base64.urlsafe_b64encode(item.encoded).rstrip(b"=").decode("ascii"),
                 },
                 separators=(",", ":"),
@@ -815,7 +818,7 @@ class _JsonlOutput:
 class _FolderOutput:
     """One ``<row id>.ecc`` file per credential in a folder marked as this batch's (each written atomically)."""
 
-    def __init__(self, path: Path, batch_id: str, recorded: frozenset[str]) -> None:
+    def __init__(self, path: Path, batch_id: str, recorded: frozenset[str], issuer_algorithm: str) -> None:
         self._path = path
         self.journal = _Journal()
         marker = path / FOLDER_MARKER
@@ -830,7 +833,9 @@ class _FolderOutput:
         elif entries:
             raise BatchError(BatchProblem.BAD_OUTPUT, f"{path} is not empty and holds no batch")
         else:
-            write_atomic(marker, json.dumps({"batch_id": batch_id}).encode("ascii"))
+            write_atomic(
+                marker, json.dumps({"batch_id": batch_id, "issuer_algorithm": issuer_algorithm}).encode("ascii")
+            )
             self.journal.new = True
         self._marker = marker
         self._lock_fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -960,7 +965,7 @@ def run_batch(
     rows = read_rows(input_path, input_format, holder_keys_attested=holder_keys_attested)
     out = Path(output)
     try:
-        sink = (_FolderOutput if out.is_dir() else _JsonlOutput)(out, batch_id, recorded)
+        sink = (_FolderOutput if out.is_dir() else _JsonlOutput)(out, batch_id, recorded, public_key.algorithm.value)
     except BaseException:
         rows.close()
         raise

@@ -137,6 +137,7 @@ def output_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def credential_of(line: dict[str, Any]) -> Credential:
+    assert line["issuer_algorithm"] == "ES256"  # the holder presents in the issuer key's suite
     text = line["credential"]
     return read_credential_unverified(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
 
