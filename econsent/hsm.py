@@ -189,14 +189,23 @@ def _pkcs11() -> Any:
 
 
 def _library(path: str) -> Any:
-    """The loaded PKCS#11 module at ``path``, initialised in this process (again after a fork, as PKCS#11 asks)."""
+    """The loaded PKCS#11 module at ``path``, initialised in this process.
+
+    A module initialised in a parent is refused in a child made by ``fork``: re-initialising it there
+    crashed SoftHSM now and then (a segmentation fault in about one run in ten of the pool test), and
+    PKCS#11 leaves a module's state after fork undefined. Workers are started with ``spawn`` or
+    ``forkserver`` (the batch pool does), and each opens the module itself.
+    """
     p11 = _pkcs11()
     with _MODULE_LOCK:
+        if _INITIALISED_IN.setdefault(path, os.getpid()) != os.getpid():
+            raise HsmError(
+                HsmProblem.TOKEN_FAILED,
+                "the PKCS#11 module was opened before this process was forked: start workers with "
+                "'spawn' or 'forkserver' and open the token in each",
+            )
         try:
             library = p11.lib(path)
-            if _INITIALISED_IN.setdefault(path, os.getpid()) != os.getpid():
-                library.reinitialize()
-                _INITIALISED_IN[path] = os.getpid()
         except p11.PKCS11Error as exc:
             raise HsmError(HsmProblem.NO_MODULE, f"{path}: {type(exc).__name__} {exc}".strip()) from exc
     return library
