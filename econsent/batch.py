@@ -655,7 +655,10 @@ class DaskEngine(Engine):
 
         self._cluster: Any = None
         if address:
-            self._client: Any = distributed.Client(address)
+            try:
+                self._client: Any = distributed.Client(address, timeout=10)
+            except (OSError, TimeoutError) as exc:  # no scheduler there, or it did not answer in time
+                raise BatchError(BatchProblem.ENGINE_UNREACHABLE, f"{address}: {exc}") from exc
             self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         else:
             self._cluster = distributed.LocalCluster(

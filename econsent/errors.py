@@ -254,6 +254,7 @@ class BatchProblem(Code):
     BAD_OUTPUT = "BAD_OUTPUT"
     RESERVATION_MISMATCH = "RESERVATION_MISMATCH"
     WORKER_FAILED = "WORKER_FAILED"
+    ENGINE_UNREACHABLE = "ENGINE_UNREACHABLE"
 
 
 class HsmProblem(Code):
@@ -430,6 +431,7 @@ _SENTENCES: dict[type[Code], dict[str, str]] = {
             "The output holds serials the registry did not reserve for this batch; the batch stopped."
         ),
         "WORKER_FAILED": N_("A signing worker died; the batch stopped and can be resumed with the same batch id."),
+        "ENGINE_UNREACHABLE": N_("The Dask scheduler could not be reached; nothing was issued."),
     },
     HsmProblem: {
         "HSM_BAD_URI": N_("The PKCS#11 URI is not valid."),

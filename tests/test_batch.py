@@ -672,3 +672,11 @@ def test_an_unknown_derived_claim_is_refused_before_any_serial_is_reserved(offic
     code, out, err = run(*batch_args("rows.jsonl", "out.jsonl", "--derive", "nosuch"))
     assert code == 2 and json.loads(out)["code"] == "BAD_OPTION", err
     assert reservations(office) == {}
+
+
+@pytest.mark.slow  # waits out the 10-second connection timeout
+def test_a_dask_scheduler_that_does_not_answer_is_a_typed_error_before_anything_is_reserved(office: Path) -> None:
+    write_jsonl(office / "rows.jsonl", [row(0, issuer_public(office).kid)])
+    code, out, err = run(*batch_args("rows.jsonl", "out.jsonl", "--dask", "tcp://127.0.0.1:1"))
+    assert code == 2 and json.loads(out)["code"] == "ENGINE_UNREACHABLE", err
+    assert reservations(office) == {}
