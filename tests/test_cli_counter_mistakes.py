@@ -363,7 +363,10 @@ def _blank_photo(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("language", "expected"), [("en", "reading blank.png ("), ("zh", "正在识别 blank.png（")])
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "reading blank.png ("), ("zh", "正在识别 blank.png（")],  # noqa: RUF001 - Chinese punctuation
+)
 def test_verifying_a_photo_says_what_it_is_reading_on_a_terminal_in_the_clerks_language(
     office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], language: str, expected: str
 ) -> None:
