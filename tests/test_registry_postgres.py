@@ -15,33 +15,23 @@ import multiprocessing
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from postgres import PASSWORD, ROLE, PostgresServer, postgres_server, postgres_url  # noqa: F401  (the fixtures)
+from test_registry import CLAIMS, HOUR, ISSUER_REF, NOW, sign_reserved
 from testkeys import ed25519_test_key
 
-from econsent import ATTESTED_OUT_OF_BAND, Issuer, IssuerName, StatusReference, TrustedKey, TrustStore, cli
+from econsent import ATTESTED_OUT_OF_BAND, Issuer, IssuerName, TrustedKey, TrustStore, cli
 from econsent.registry import IssuerRegistry, RegistryError, RegistryErrorCode
 from econsent.registry._postgres import redact
 from econsent.status import CredentialStatus, load_status_list
 
-NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
-HOUR = dt.timedelta(hours=1)
 ISSUER_KEY = ed25519_test_key("econsent postgres registry test issuer")  # deterministic signatures
 HOLDER_KEY = ed25519_test_key("econsent postgres registry test holder")
-ISSUER_REF = "sh-traffic"
-CLAIMS: Mapping[str, Any] = {
-    "family_name": "张",
-    "given_name": "伟",
-    "vehicle_classes": ("C1",),
-    "expiry_date": dt.date(2029, 1, 15),
-    "birth_date": dt.date(1985, 3, 14),
-    "licence_number": "310101198503140012",
-}
 TRUST = TrustStore(
     [
         TrustedKey(
@@ -67,23 +57,6 @@ def issue(registry: IssuerRegistry, now: dt.datetime = NOW) -> Any:
         Issuer(ISSUER_KEY), "driving-licence", CLAIMS, holder_key=HOLDER_KEY.public_key,
         possession=ATTESTED_OUT_OF_BAND, valid_from=NOW, valid_until=NOW + 24 * 365 * HOUR, now=now,
     )  # fmt: skip
-
-
-def sign_reserved(reservations: list[tuple[int, StatusReference]]) -> list[Any]:
-    return [
-        Issuer(ISSUER_KEY).issue(
-            "driving-licence",
-            CLAIMS,
-            holder_key=HOLDER_KEY.public_key,
-            possession=ATTESTED_OUT_OF_BAND,
-            valid_from=NOW,
-            valid_until=NOW + 24 * 365 * HOUR,
-            now=NOW,
-            serial=serial,
-            status=reference,
-        )
-        for serial, reference in reservations
-    ]
 
 
 def refused(code: RegistryErrorCode, call: Callable[[], object]) -> RegistryError:
@@ -128,7 +101,9 @@ def _office_rounds(url: str, office: int) -> dict[str, Any]:
             reserved = registry.reserve(f"office-{office}", rows)
             seen["reserved"] += [(serial, (reference.list_id, reference.index)) for serial, reference in reserved]
             if round_ % 2:  # half the blocks are recorded; the others stay reserved, as after a crash
-                registry.record_batch(f"office-{office}", list(zip(rows, sign_reserved(reserved), strict=True)))
+                registry.record_batch(
+                    f"office-{office}", list(zip(rows, sign_reserved(reserved, ISSUER_KEY), strict=True))
+                )
             registry.revoke(credential.serial, now=NOW + HOUR, reason=f"office {office}")
             seen["revoked"].append(credential.serial)
             for list_id in (0, registry.list_ids[-1]):  # the first list and the newest
@@ -188,7 +163,7 @@ def replay_history(registry: IssuerRegistry) -> list[bytes]:
         issue(registry)
     rows = [f"row {i}" for i in range(9)]
     reserved = registry.reserve("renewal", rows)
-    credentials = sign_reserved(reserved)
+    credentials = sign_reserved(reserved, ISSUER_KEY)
     registry.record_batch("renewal", list(zip(rows[:4], credentials[:4], strict=True)))
     registry.record_batch("renewal", list(zip(rows, credentials, strict=True)))
     issue(registry)
@@ -377,7 +352,9 @@ def test_the_documented_least_privilege_setup_issues_publishes_and_keeps_the_aud
     with IssuerRegistry.open(url("sh_traffic_office"), create=False) as registry:
         issue(registry)
         reserved = registry.reserve("b", ["r1", "r2"])
-        assert registry.record_batch("b", list(zip(["r1", "r2"], sign_reserved(reserved), strict=True))) == 2
+        assert (
+            registry.record_batch("b", list(zip(["r1", "r2"], sign_reserved(reserved, ISSUER_KEY), strict=True))) == 2
+        )
         registry.revoke(2, now=NOW + HOUR)
         for _ in range(2):
             registry.publish(0, ISSUER_KEY, now=NOW + HOUR, next_update=NOW + 2 * HOUR)
