@@ -235,10 +235,12 @@ def test_progress_shows_rows_per_second_on_stderr_and_the_summary_in_text(office
     write_jsonl(office / "rows.jsonl", [row(number, issuer_public(office).kid) for number in range(4)])
     arguments = batch_args("rows.jsonl", "out.jsonl", "--progress")
     arguments.remove("--json")
-    code, out, err = run(*arguments)
+    code, out, err = run(*arguments, "--lang", "en")
     assert code == 0, err
     assert "4 rows" in err and "rows/s" in err  # tqdm: the count and the rate
     assert out.startswith("batch renewal-2026: 4 issued, 0 already in the output (0 recorded now), 0 bad rows;")
+    code, out, err = run(*arguments, "--lang", "zh")  # the office's clerk reads Chinese: from the catalogue
+    assert code == 0 and out.startswith("批次 renewal-2026：本次签发 0 行，4 行已在输出中"), err  # noqa: RUF001
 
 
 def test_a_revoked_row_shows_revoked_to_the_verifier(office: Path) -> None:

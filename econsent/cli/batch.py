@@ -6,7 +6,6 @@ some rows were refused (they are listed in the report, by line number), 2 on a u
 """
 
 # The Chinese summary uses Chinese (full-width) punctuation on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ from ..batch import (
     run_batch,
 )
 from ..errors import EXIT_REJECTED, EXIT_VALID
+from ..i18n import N_, translate
 from ..registry import IssuerRegistry
 from ._common import SIGNING_KEY_HELP, UsageError, add_passphrase_option, csv_list, emit, int_range, parse_time
 
@@ -106,20 +106,32 @@ def _batch(args: argparse.Namespace) -> int:
             report=report,
             progress=args.progress or (sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None),
         )
+    language = args.language
     lines = [
-        f"batch {summary.batch_id}: {summary.issued} issued, {summary.resumed} already in the output "
-        f"({summary.recorded_late} recorded now), {len(summary.bad_rows)} bad rows; "
-        f"{summary.rows_per_second:,.0f} rows/s -> {output}",
-        f"批次 {summary.batch_id}：本次签发 {summary.issued} 行，{summary.resumed} 行已在输出中"
-        f"（其中 {summary.recorded_late} 行现已登记），错误行 {len(summary.bad_rows)} 行；"
-        f"每秒 {summary.rows_per_second:,.0f} 行",
+        translate(
+            N_(
+                "batch {batch}: {issued} issued, {resumed} already in the output ({late} recorded now), "
+                "{bad} bad rows; {rate} rows/s -> {output}"
+            ),
+            language,
+        ).format(
+            batch=summary.batch_id,
+            issued=summary.issued,
+            resumed=summary.resumed,
+            late=summary.recorded_late,
+            bad=len(summary.bad_rows),
+            rate=f"{summary.rows_per_second:,.0f}",
+            output=output,
+        )
     ]
     lines += [
-        f"  line {row.line} 第 {row.line} 行: {row.code.value} {row.code.sentence} {row.code.sentence_zh}"
+        translate(N_("  line {line}: {code} {sentence}"), language).format(
+            line=row.line, code=row.code.value, sentence=row.code.sentence_in(language)
+        )
         for row in summary.bad_rows[:_SHOWN_BAD_ROWS]
     ]
     if summary.bad_rows:
-        lines.append(f"  bad rows 错误行: {report}")
+        lines.append(translate(N_("  bad rows: {report}"), language).format(report=report))
     emit(args, {**summary.to_json(), "output": str(output), "report": str(report)}, lines)
     return EXIT_REJECTED if summary.bad_rows else EXIT_VALID
 
