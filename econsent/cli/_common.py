@@ -26,7 +26,7 @@ from .._wire import MAX_TIME
 from ..card import refusal_json
 from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, SchemaError, UsageError
 from ..hsm import PIN_ENV, is_pkcs11_uri, load_signer
-from ..i18n import Language, translate
+from ..i18n import N_, Language, translate
 from ..keys import Algorithm, Signer
 from ..schema import BUILTIN_TYPES, CredentialType
 
@@ -158,7 +158,7 @@ def report_error(exc: CliError, *, json_output: bool, language: Language = "en")
         print(json_text(error_json(exc)), flush=True)
         return code
     name, sentence, detail = error_fields(exc, language)
-    refused, error = ("拒绝", "错误") if language == "zh" else ("REFUSED", "error")
+    refused, error = translate(N_("REFUSED"), language), translate(N_("error"), language)
     head = (
         f"{refused}  {name}: "
         if code == EXIT_REJECTED
