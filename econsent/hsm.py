@@ -173,6 +173,10 @@ def _utf8(name: str, value: bytes) -> str:
 
 _MODULE_LOCK = threading.Lock()
 _INITIALISED_IN: dict[str, int] = {}  # module path -> the process id that initialised it
+# python-pkcs11 initialises a module with C_Initialize(NULL), which by PKCS#11 promises the module that no two
+# threads call it at once: every call into one module goes through that module's lock (SoftHSM2 spun for ever
+# in C_Sign and C_SignInit when two threads signed with two keys of one token).
+_CALL_LOCKS: dict[str, threading.Lock] = {}
 # PKCS#11 logs in once per process and token, and then answers a second login "already logged in" without
 # checking its PIN: each login's PIN is kept as a keyed hash (the key random per process) to compare with.
 _LOGINS: dict[tuple[str, str, bytes], bytes] = {}
@@ -211,6 +215,12 @@ def _library(path: str) -> Any:
     return library
 
 
+def _call_lock(path: str) -> threading.Lock:
+    """The lock every call into the module at ``path`` holds (one per module file and process, symlinks resolved)."""
+    with _MODULE_LOCK:
+        return _CALL_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
+
+
 def _module_path(uri: Pkcs11Uri, module: str | None) -> str:
     """The module the key is reached through: ``module=``, the URI's ``module-path``, or ``ECONSENT_PKCS11_MODULE``.
 
@@ -234,7 +244,9 @@ class Pkcs11Signer:
     """A :class:`~econsent.keys.Signer` whose private key stays on a PKCS#11 token.
 
     The token is opened on first use (the algorithm, the public key or a signature), with one session per
-    signer and process, shared by threads under a lock; :meth:`close` (or leaving a ``with`` block) ends it.
+    signer and process; :meth:`close` (or leaving a ``with`` block) ends it. Threads may share a signer, and
+    signers of one module may be used from many threads: their calls into the module take turns (one lock
+    per module), because the module was promised single-threaded use when it was initialised.
     A pickled signer is its URI and module path, never its PIN or a session: a worker process that
     unpickles it opens the token itself, with the PIN from ``ECONSENT_PKCS11_PIN``.
     """
@@ -245,7 +257,7 @@ class Pkcs11Signer:
         self.uri = uri if isinstance(uri, Pkcs11Uri) else Pkcs11Uri.parse(uri)
         self._module = _module_path(self.uri, module)
         self._pin = pin
-        self._lock = threading.Lock()
+        self._lock = _call_lock(self._module)
         self._session: Any = None
         self._key: Any = None
         self._pid = 0
