@@ -367,7 +367,7 @@ def test_refusals_and_errors_say_the_same_in_text(registry: Path) -> None:
     assert refused.stderr.startswith("REFUSED  UNKNOWN_SERIAL: ")
     failed = run("challenge", "--issuer-key", "missing.pem", cwd=registry)
     assert failed.returncode == 2 and failed.stderr.startswith(
-        "econsent: error: FILE_ERROR: No such file or directory (missing.pem)"
+        "econsent: error: NO_SUCH_FILE: No such file or directory (missing.pem)"
     )
 
 

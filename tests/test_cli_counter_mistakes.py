@@ -28,7 +28,7 @@ from test_scan_cli import CLAIMS, FakeCapture, Office, fake_cv2, scan
 from econsent import ATTESTED_OUT_OF_BAND, Issuer, __version__, card, present, qr
 from econsent.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, _parser, main
 from econsent.cli._common import parse_time
-from econsent.errors import ErrorCode, InputFileError, UsageError, VerificationError
+from econsent.errors import ErrorCode, GeneralCode, InputFileError, UsageError, VerificationError
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, 20, tzinfo=dt.UTC)
 office = test_cli.office  # the keys, trust store and credential the CLI made, shared with test_cli
@@ -49,6 +49,29 @@ def test_verify_of_a_path_that_is_no_file_is_a_usage_error_naming_it(office: Pat
     # Garbled text that names no path is still verified, and rejected, as a code.
     garbled = run("verify", "garbled", "--trust", "trust.json", "--json", cwd=office)
     assert garbled.returncode == 1 and json.loads(garbled.stdout)["code"] == "MALFORMED"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("present", "-c", "missing.ecc", "--json"),
+        ("present", "-c", "a-folder", "--json"),
+        ("challenge", "--issuer-key", "missing.pem", "--json"),
+        ("issue", "--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS", "--claims", "no/such.json", "--bearer",
+         "-o", "x.ecc", "--json"),
+    ],
+)  # fmt: skip
+def test_every_command_reports_a_mistyped_input_path_as_no_such_file(office: Path, argv: tuple[str, ...]) -> None:
+    """Whichever command reads it, a path that does not exist or is a folder is NO_SUCH_FILE (exit 2), the code
+    ``verify`` gives: one code for one mistake, in JSON with its Chinese sentence, and named in the text line."""
+    (office / "a-folder").mkdir(exist_ok=True)
+    result = run(*argv, cwd=office, env=ISSUER_ENV)
+    document = json.loads(result.stdout)
+    assert result.returncode == 2 and document["code"] == "NO_SUCH_FILE", result.stdout + result.stderr
+    assert document["sentence_zh"] == GeneralCode.NO_SUCH_FILE.sentence_zh
+    text = run(*argv[:-1], cwd=office, env=ISSUER_ENV)
+    assert text.returncode == 2 and text.stderr.startswith("econsent: error: NO_SUCH_FILE: ")
+    assert Path(argv[2] if argv[0] != "issue" else argv[6]).name in text.stderr
 
 
 @pytest.mark.parametrize("kind", ["missing", "folder"])

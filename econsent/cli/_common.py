@@ -67,8 +67,8 @@ __all__ = [
 MAX_INPUT_FILE_BYTES = 1024 * 1024
 #: The code of every command-line usage error (exit 2), in JSON and text alike.
 USAGE = GeneralCode.USAGE.value
-#: The code of a file the operating system could not read or write (exit 2).
-FILE_ERROR = GeneralCode.FILE_ERROR.value
+#: The operating system's errors that mean the path was mistyped: a usage error, reported as NO_SUCH_FILE.
+_MISTYPED_PATH = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 class ParserError(Exception):
@@ -127,9 +127,16 @@ def error_fields(exc: CliError, language: Language = "en") -> tuple[str, str, st
             return USAGE, GeneralCode.USAGE.sentence_zh, exc.message
         return USAGE, exc.message, exc.usage
     filename = "" if exc.filename is None else str(exc.filename)
+    general = _os_error_code(exc)
     if language == "zh":
-        return FILE_ERROR, GeneralCode.FILE_ERROR.sentence_zh, ": ".join(p for p in (exc.strerror, filename) if p)
-    return FILE_ERROR, exc.strerror or str(exc), filename
+        return general.value, general.sentence_zh, ": ".join(p for p in (exc.strerror, filename) if p)
+    return general.value, exc.strerror or str(exc), filename
+
+
+def _os_error_code(exc: OSError) -> GeneralCode:
+    """NO_SUCH_FILE for a path that does not exist or names the wrong kind of thing (a typo, as the library's
+    :class:`~econsent.errors.InputFileError` says), FILE_ERROR for anything else the system refused."""
+    return GeneralCode.NO_SUCH_FILE if isinstance(exc, _MISTYPED_PATH) else GeneralCode.FILE_ERROR
 
 
 def exit_code(exc: CliError) -> int:
@@ -146,7 +153,7 @@ def error_json(exc: CliError) -> dict[str, Any]:
     if isinstance(exc, EconsentError):
         return refusal_json(exc)
     code, sentence, detail = error_fields(exc)
-    sentence_zh = GeneralCode.USAGE.sentence_zh if code == USAGE else GeneralCode.FILE_ERROR.sentence_zh
+    sentence_zh = GeneralCode.USAGE.sentence_zh if code == USAGE else GeneralCode(code).sentence_zh
     return {"ok": False, "code": code, "sentence": sentence, "sentence_zh": sentence_zh, "detail": detail}
 
 
