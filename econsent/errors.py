@@ -193,6 +193,7 @@ class RegistryErrorCode(Code):
     STORAGE = "STORAGE"
     NOT_RESERVED = "NOT_RESERVED"
     RESERVATION_MISMATCH = "RESERVATION_MISMATCH"
+    NAME_TAKEN = "NAME_TAKEN"
 
 
 class StatusListReason(Code):
@@ -369,6 +370,7 @@ _SENTENCES: dict[type[Code], dict[str, str]] = {
         "UNKNOWN_LIST": N_("The registry has no such status list."),
         "WRONG_KEY": N_("The key is not a registered key of this registry's issuer."),
         "ROLLBACK": N_("The registry is older than what it has already published."),
+        "NAME_TAKEN": N_("The output folder already holds another issuer's list under this file name."),
         "BAD_INPUT": N_("The input given to the registry is not valid."),
         "WRONG_REGISTRY": N_("The file is not a usable issuer registry."),
         "STORAGE": N_("The registry could not be read or written."),

@@ -14,7 +14,7 @@ import pytest
 
 from econsent import cli
 from econsent.keys import PublicKey
-from econsent.status import CredentialStatus, StatusListCache
+from econsent.status import CredentialStatus, StatusListCache, read_status_list_unverified
 from econsent.trust import IssuerScope, TrustStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,3 +236,27 @@ def test_publish_never_replaces_a_newer_list_with_an_older_one(run: Run, office:
     code, out, _ = run(*restored, *ISSUER_KEY, "--now", LATER)
     assert code == 1 and json.loads(out)["code"] == "ROLLBACK"
     assert (office / "lists" / "sh-traffic.0.ecsl").read_bytes() == newest
+
+
+def test_publish_never_replaces_another_issuers_list_whose_file_name_it_shares(run: Run, office: Path) -> None:
+    """``sh:traffic`` and ``sh_traffic`` make the same file name: the second office to publish into a shared folder
+    would have taken the first one's revocations away from every counter. It is refused, naming the file."""
+    for name, ref in (("colon", "sh:traffic"), ("underscore", "sh_traffic")):
+        assert run("keygen", "-o", f"{name}.pem")[0] == 0
+        code, _, err = run("issuer", "init", "--registry", f"{name}.db", "--key", f"{name}.pub.pem", "--issuer-ref",
+                           ref, "--list-size", "100")  # fmt: skip
+        assert code == 0, err
+
+    def publish(name: str) -> tuple[int, dict[str, Any]]:
+        code, out, _ = run("issuer", "publish", "--registry", f"{name}.db", "--key", f"{name}.pem", "--out-dir",
+                           "lists", "--now", ISSUED, "--json")  # fmt: skip
+        return code, json.loads(out)
+
+    assert publish("colon")[0] == 0
+    first = (office / "lists" / "sh_traffic.0.ecsl").read_bytes()
+    code, refused = publish("underscore")
+    assert code == 1 and refused["code"] == "NAME_TAKEN" and "sh_traffic.0.ecsl" in refused["detail"]
+    assert "'sh:traffic'" in refused["detail"] and "folder of their own" in refused["detail"]
+    assert refused["sentence_zh"] == "输出文件夹中同名的文件已是另一签发机构的状态列表。"
+    assert (office / "lists" / "sh_traffic.0.ecsl").read_bytes() == first
+    assert read_status_list_unverified(first).issuer_ref == "sh:traffic"

@@ -326,10 +326,12 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _check_not_older(path: Path, data: bytes) -> None:
-    """Refuse to replace a published list with an older edition: verifiers holding it would refuse ours.
+    """Refuse to replace a published list with an older edition, or with a list of another issuer or list.
 
-    That happens when the registry was restored from a backup or copied: its sequence numbers lag behind.
-    A file that is not a readable status list of this issuer and list is replaced as before.
+    An older edition happens when the registry was restored from a backup or copied: its sequence numbers lag
+    behind, and verifiers holding the newer list would refuse ours. Another list happens when two issuer refs
+    make the same file name (``sh:traffic`` and ``sh_traffic``) in a shared folder: replacing it would take
+    that issuer's revocations away from every counter. A file that is not a readable status list is replaced.
     """
     new = read_status_list_unverified(data)
     try:
@@ -337,7 +339,13 @@ def _check_not_older(path: Path, data: bytes) -> None:
             held = read_status_list_unverified(handle.read(MAX_STATUS_LIST_BYTES + 1))
     except (OSError, StatusListError):
         return
-    if (held.issuer_ref, held.list_id) == (new.issuer_ref, new.list_id) and held.sequence >= new.sequence:
+    if (held.issuer_ref, held.list_id) != (new.issuer_ref, new.list_id):
+        raise RegistryError(
+            RegistryErrorCode.NAME_TAKEN,
+            f"{path} holds list {held.list_id} of issuer {held.issuer_ref!r}, not list {new.list_id} of "
+            f"{new.issuer_ref!r}: publish this issuer's lists into a folder of their own",
+        )
+    if held.sequence >= new.sequence:
         raise RegistryError(
             RegistryErrorCode.ROLLBACK,
             f"{path} already holds list {new.list_id} #{held.sequence}; this registry is at #{new.sequence}, "
