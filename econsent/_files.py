@@ -14,9 +14,10 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PRIVATE", "PUBLISHED", "write_atomic"]
+__all__ = ["PRIVATE", "PUBLISHED", "folder_lock", "write_atomic"]
 
 #: Secrets and personal data: keys, wallets, backups, credentials, QR codes, verdict cards.
 PRIVATE = 0o600
@@ -45,6 +46,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = PRIVA
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` while a writer checks what is there and then replaces it.
+
+    Two ``issuer publish`` runs into one folder each check "the list there is older than mine" and then
+    write: without the lock the older edition can land last. The lock is ``flock`` on the file
+    ``.econsent.lock`` in the folder (never followed through a link): waiting until the other writer is
+    done, released when the block ends or the process dies.
+    """
+    import fcntl
+
+    fd = os.open(Path(folder) / ".econsent.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PUBLISHED)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _full_fsync(fd: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from econsent import cli
+from econsent._files import folder_lock
 from econsent.keys import PublicKey
 from econsent.status import CredentialStatus, StatusListCache, read_status_list_unverified
 from econsent.trust import IssuerScope, TrustStore
@@ -260,3 +262,19 @@ def test_publish_never_replaces_another_issuers_list_whose_file_name_it_shares(r
     assert refused["sentence_zh"] == "输出文件夹中同名的文件已是另一签发机构的状态列表。"
     assert (office / "lists" / "sh_traffic.0.ecsl").read_bytes() == first
     assert read_status_list_unverified(first).issuer_ref == "sh:traffic"
+
+
+def test_publish_waits_for_another_publish_into_the_same_folder(run: Run, office: Path) -> None:
+    """The "never replace a newer list" check and the write are one step: a second publish into the folder
+    waits until the first is done, so an older edition can never land after a newer one."""
+    issue(run, "one.ecc")
+    (office / "lists").mkdir()
+    argv = [sys.executable, "-m", "econsent", *PUBLISH, *ISSUER_KEY, "--now", LATER]
+    with folder_lock(office / "lists"):  # another publish is between its check and its write
+        waiting = subprocess.Popen(argv, cwd=office, env={**os.environ, **ENV}, stdout=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=3)  # long enough to sign and write a list many times over
+        assert not (office / "lists" / "sh-traffic.0.ecsl").exists()
+    out, _ = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and json.loads(out)["lists"][0]["sequence"] == 1
+    assert (office / "lists" / "sh-traffic.0.ecsl").exists()

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._files import PUBLISHED
+from .._files import PUBLISHED, folder_lock
 from ..errors import EXIT_VALID
 from ..keys import PublicKey
 from ..registry import (
@@ -289,7 +289,7 @@ def _publish(args: argparse.Namespace) -> int:
     signer = signer_from_option(args, args.key)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     published = []
-    with _open(args) as registry:
+    with _open(args) as registry, folder_lock(args.out_dir):  # check and write as one step
         issuer_ref = registry.issuer_ref
         prefix = _file_prefix(issuer_ref)
         for list_id in args.lists or registry.list_ids:
