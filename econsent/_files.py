@@ -53,13 +53,13 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` while a writer checks what is there and then replaces it.
 
     Two ``issuer publish`` runs into one folder each check "the list there is older than mine" and then
-    write: without the lock the older edition can land last. The lock is ``flock`` on the file
-    ``.econsent.lock`` in the folder (never followed through a link): waiting until the other writer is
-    done, released when the block ends or the process dies.
+    write: without the lock the older edition can land last. The lock is ``flock`` on the folder itself
+    (no lock file appears among what is published), waiting until the other writer is done, released when
+    the block ends or the process dies.
     """
     import fcntl
 
-    fd = os.open(Path(folder) / ".econsent.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PUBLISHED)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
