@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import msgpack
 
@@ -38,6 +37,7 @@ __all__ = [
     "encode_presentation",
     "holder_signed_bytes",
     "pack",
+    "pack_each",
     "payload_from_text",
     "text_from_payload",
     "with_holder_signature",
@@ -57,16 +57,19 @@ MAX_LIFETIME = 86_400
 HOLDER_ALG_BYTES = {1: 33, 2: 32, 3: 33}  # ES256, Ed25519, SM2 (keys.Algorithm.wire_id)
 MAX_STATUS_LIST_ID = 0xFFFF
 MAX_STATUS_INDEX = 2**32 - 1
+_MAX_U64 = 2**64 - 1
 _SENTINEL = 0x01
 _PREFIX_RE = re.compile(r"EC([0-9]+):")
+_DIGITS = b"0123456789"
 _SIGNATURE_FIELD_BYTES = 2 + SIGNATURE_BYTES
 # Below 640, the lowest limit sys.set_int_max_str_digits accepts (the CVE-2020-10735 guard): a program that
 # lowers Python's limit still reads and makes full-size codes, converting in steps of this many digits.
 _DIGITS_PER_STEP = 600
 
 
-@dataclass(frozen=True, slots=True)
-class WireHeader:
+# The three parsed parts are named tuples: immutable like frozen dataclasses, and made for every code verified at
+# a fifth of their cost.
+class WireHeader(NamedTuple):
     """The issuer-signed header, as on the wire (times in Unix seconds, claims as a bitmap)."""
 
     type_id: int
@@ -95,8 +98,7 @@ class WireHeader:
         ]
 
 
-@dataclass(frozen=True, slots=True)
-class WireProof:
+class WireProof(NamedTuple):
     """The holder's proof of possession: device time, lifetime, optional challenge, signature."""
 
     presented_at: int
@@ -107,8 +109,7 @@ class WireProof:
     signed_bytes: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class WirePayload:
+class WirePayload(NamedTuple):
     """A shape-checked payload. ``header_bytes`` and ``value_bytes`` are the exact bytes received.
 
     ``values`` are the disclosed claim values in ascending claim order; which claims they are follows
@@ -145,6 +146,11 @@ def pack(value: Any) -> bytes:
     return _PACKERS.packer.pack(value)  # type: ignore[no-any-return]
 
 
+def pack_each(values: Iterable[Any]) -> list[bytes]:
+    """Canonical msgpack bytes of each value, with one look-up of this thread's packer for them all."""
+    return list(map(_PACKERS.packer.pack, values))
+
+
 def text_from_payload(payload: bytes) -> str:
     """The QR text for payload bytes."""
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -167,13 +173,14 @@ def payload_from_text(text: str) -> bytes:
         raise _malformed("the code must be text")
     if len(text) > MAX_TEXT_CHARS:
         raise VerificationError(ErrorCode.TOO_LARGE, f"{len(text)} characters, at most {MAX_TEXT_CHARS}")
-    match = _PREFIX_RE.match(text)
-    if match is None:
-        raise _malformed("the code does not start with the econsent prefix EC1:")
-    if match.group(0) != PREFIX:
+    if not text.startswith(PREFIX):
+        match = _PREFIX_RE.match(text)
+        if match is None:
+            raise _malformed("the code does not start with the econsent prefix EC1:")
         raise VerificationError(ErrorCode.UNSUPPORTED_VERSION, f"prefix {match.group(0)!r}")
     digits = text[len(PREFIX) :]
-    if not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+    # Deleting the ASCII digits in C and finding nothing left costs a sixth of str.isdigit (Unicode tables).
+    if not digits.isascii() or digits.encode("ascii").translate(None, _DIGITS) or digits[:1] in ("", "0"):
         raise _malformed("the code body must be decimal digits without a leading zero")
     try:
         number = int(digits)
@@ -322,7 +329,7 @@ def decode_payload(data: bytes) -> WirePayload:
         header=header,
         header_bytes=pack(obj[0]),
         values=values,
-        value_bytes=[pack(value) for value in values],
+        value_bytes=pack_each(values),
         seeds=seeds,
         nodes=nodes,
         issuer_signature=issuer_signature,
@@ -344,6 +351,57 @@ def _bin(value: Any, name: str, length: int) -> bytes:
 
 
 def _header(value: Any) -> WireHeader:
+    if type(value) is list and len(value) == 9:
+        # The usual header in one expression (the parser yields exact types: bool is never an int here); any
+        # other goes through the field-by-field checks below, which name the first field that is wrong.
+        type_id, kid, serial, issued_at, valid_from, valid_until, present, holder, status = value
+        if (
+            type(type_id) is int
+            and 1 <= type_id <= 0xFFFF
+            and type(kid) is bytes
+            and len(kid) == KID_BYTES
+            and type(serial) is int
+            and 0 <= serial <= _MAX_U64
+            and type(issued_at) is int
+            and 0 <= issued_at <= MAX_TIME
+            and type(valid_from) is int
+            and type(valid_until) is int
+            and 0 <= valid_from < valid_until <= MAX_TIME
+            and type(present) is int
+            and 1 <= present <= _MAX_U64
+            and (status is None or _is_status_pair(status))
+            and type(holder) is bytes
+            and len(holder) > 1
+            and HOLDER_ALG_BYTES.get(holder[0]) == len(holder) - 1
+        ):
+            return WireHeader(
+                type_id=type_id,
+                kid=kid,
+                serial=serial,
+                issued_at=issued_at,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                present=present,
+                holder_alg=holder[0],
+                holder_key=holder[1:],
+                status=None if status is None else (status[0], status[1]),
+            )
+    return _checked_header(value)
+
+
+def _is_status_pair(value: Any) -> bool:
+    """A status reference in range (the usual header's check; ``_status`` names what is wrong)."""
+    return (
+        type(value) is list
+        and len(value) == 2
+        and type(value[0]) is int
+        and 0 <= value[0] <= MAX_STATUS_LIST_ID
+        and type(value[1]) is int
+        and 0 <= value[1] <= MAX_STATUS_INDEX
+    )
+
+
+def _checked_header(value: Any) -> WireHeader:
     if not isinstance(value, list) or len(value) != 9:
         raise _malformed("header must be an array of 9 elements")
     holder = value[7]
@@ -358,11 +416,11 @@ def _header(value: Any) -> WireHeader:
     header = WireHeader(
         type_id=_int(value[0], "type id", 1, 0xFFFF),
         kid=_bin(value[1], "key id", KID_BYTES),
-        serial=_int(value[2], "serial", 0, 2**64 - 1),
+        serial=_int(value[2], "serial", 0, _MAX_U64),
         issued_at=_int(value[3], "issued-at", 0, MAX_TIME),
         valid_from=_int(value[4], "valid-from", 0, MAX_TIME),
         valid_until=_int(value[5], "valid-until", 0, MAX_TIME),
-        present=_int(value[6], "claim bitmap", 1, 2**64 - 1),
+        present=_int(value[6], "claim bitmap", 1, _MAX_U64),
         holder_alg=holder_alg,
         holder_key=holder_key,
         status=_status(value[8]),
@@ -393,6 +451,23 @@ def _int_map(value: Any, name: str, low: int, high: int) -> dict[int, Any]:
 
 
 def _node_map(value: Any, name: str) -> dict[int, bytes]:
+    if type(value) is dict:  # the usual map in one pass; any other is checked below, naming what is wrong
+        previous = 0
+        for node, entry in value.items():
+            if (
+                type(node) is not int
+                or not previous < node <= 127
+                or type(entry) is not bytes
+                or len(entry) != NODE_BYTES
+            ):
+                break
+            previous = node
+        else:
+            return value
+    return _checked_node_map(value, name)
+
+
+def _checked_node_map(value: Any, name: str) -> dict[int, bytes]:
     nodes = _int_map(value, name, 1, 127)
     for node in nodes.values():
         _bin(node, f"{name} entry", NODE_BYTES)

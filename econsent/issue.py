@@ -25,6 +25,7 @@ from ._wire import (
     WireHeader,
     encode_credential,
     pack,
+    pack_each,
 )
 from .errors import IssueError
 from .keys import PublicKey, Signer
@@ -124,13 +125,18 @@ class Issuer:
             raise IssueError("serial must be an integer from 0 to 2**64 - 1")
 
         all_claims = dict(claims)
-        all_claims.update(_derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
+        derive = tuple(derive)
+        if derive:
+            all_claims.update(_derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
         wire_claims, checked_claims = _checked_claims(ctype, all_claims)
 
-        present = sum(1 << index for index in wire_claims)
+        present = 0
+        for index in wire_claims:
+            present |= 1 << index
+        kid = self.kid
         header = WireHeader(
             type_id=ctype.type_id,
-            kid=self.kid,
+            kid=kid,
             serial=serial,
             issued_at=issued_at,
             valid_from=start,
@@ -142,7 +148,8 @@ class Issuer:
         )
         header_bytes = pack(header.to_wire())
         seed = self._random(_disclosure.SEED_BYTES)
-        claim_bytes = {index: pack(value) for index, value in sorted(wire_claims.items())}
+        # each value packed once: its bytes are hashed into the tree and written into the credential as they are
+        claim_bytes = dict(zip(wire_claims, pack_each(wire_claims.values()), strict=True))  # ascending by index
         suite = self._signer.algorithm.hash_suite
         root = _disclosure.commit(len(ctype.claims), present, seed, claim_bytes, suite)
         signature = sign_credential(self._signer, header_bytes, root)
@@ -153,11 +160,11 @@ class Issuer:
             )
         return Credential(
             credential_type=ctype.name,
-            kid=self.kid,
+            kid=kid,
             serial=serial,
-            issued_at=from_unix(issued_at),
-            valid_from=from_unix(start),
-            valid_until=from_unix(end),
+            issued_at=_utc_datetime(now, issued_at),
+            valid_from=_utc_datetime(valid_from, start),
+            valid_until=_utc_datetime(valid_until, end),
             holder_algorithm=None if holder_key is None else holder_key.algorithm.value,
             holder_key=None if holder_key is None else holder_key.raw,
             claims=checked_claims,
@@ -198,6 +205,14 @@ class Issuer:
         check_possession(holder_key, possession, issuer_kid=self.kid, challenge=challenge)
 
 
+def _utc_datetime(moment: Instant, seconds: int) -> _dt.datetime:
+    """``from_unix(seconds)`` for ``seconds = to_unix(moment)``: the caller's own datetime when it already is that
+    value (aware UTC, whole seconds), which saves making one."""
+    if type(moment) is _dt.datetime and moment.tzinfo is _dt.UTC and not moment.microsecond and not moment.fold:
+        return moment
+    return from_unix(seconds)
+
+
 def _status_pair(status: StatusReference) -> tuple[int, int]:
     if not 0 <= status.list_id <= MAX_STATUS_LIST_ID or not 0 <= status.index <= MAX_STATUS_INDEX:
         raise IssueError(f"status list id must be 0..{MAX_STATUS_LIST_ID} and index 0..{MAX_STATUS_INDEX}")
@@ -206,20 +221,15 @@ def _status_pair(status: StatusReference) -> tuple[int, int]:
 
 def _checked_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> tuple[dict[int, Any], dict[str, ClaimValue]]:
     """Wire values by claim index, and the normalised claims by name, in the type's claim order."""
-    unknown = sorted(set(claims) - set(ctype.claim_names))
-    if unknown:
+    if not ctype.has_claims(claims):
+        unknown = sorted(set(claims) - set(ctype.claim_names))
         raise IssueError(f"{ctype.name} has no claims named {unknown} (it has: {', '.join(ctype.claim_names)})")
     if not claims:
         raise IssueError("a credential needs at least one claim")
-    wire: dict[int, Any] = {}
-    checked: dict[str, ClaimValue] = {}
-    for index, spec in enumerate(ctype.claims):
-        if spec.name in claims:
-            try:
-                wire[index], checked[spec.name] = spec.to_wire(claims[spec.name])
-            except SchemaError as exc:
-                raise IssueError(exc.detail) from exc
-    return wire, checked
+    try:
+        return ctype.claims_to_wire(claims)
+    except SchemaError as exc:
+        raise IssueError(exc.detail) from exc
 
 
 def _derived_claims(

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -287,13 +287,14 @@ class PublicKey:
         try:
             if isinstance(self._key, _Sm2Public):
                 return _sm2_verify(self._key, signature, data, sm2_user_id or SM2_DEFAULT_USER_ID)
-            if isinstance(self._key, ec.EllipticCurvePublicKey):
+            # The constructors tie the key object to the algorithm; a check of the key's ABC costs a microsecond.
+            if self.algorithm is Algorithm.ES256:
                 der = _der_from_raw(signature)
                 if der is None:
                     return False
-                self._key.verify(der, data, _ES256)
+                cast(ec.EllipticCurvePublicKey, self._key).verify(der, data, _ES256)
             else:
-                self._key.verify(signature, data)
+                cast(ed25519.Ed25519PublicKey, self._key).verify(signature, data)
         except InvalidSignature:
             return False
         return True
@@ -403,9 +404,9 @@ class SigningKey:
     def sign(self, data: bytes) -> bytes:
         if isinstance(self._key, _Sm2Private):
             return _sm2_sign(self._key, data, self.sm2_user_id or SM2_DEFAULT_USER_ID)
-        if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            return raw_signature_from_der(self._key.sign(data, _ES256))
-        return self._key.sign(data)
+        if self.algorithm is Algorithm.ES256:  # the key object is of this algorithm (an ABC check costs more)
+            return raw_signature_from_der(cast(ec.EllipticCurvePrivateKey, self._key).sign(data, _ES256))
+        return cast(ed25519.Ed25519PrivateKey, self._key).sign(data)
 
     def __repr__(self) -> str:
         return f"SigningKey({self.algorithm.value}, kid={self._public.kid.hex()})"

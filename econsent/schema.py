@@ -14,6 +14,7 @@ as a msgpack str (UTF-8) or, when strictly shorter, as a msgpack bin holding the
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -60,6 +61,10 @@ _EPOCH_ORDINAL = _EPOCH.toordinal()
 # Private Use Area): U+1E3F moved to A8BC in 2005; the vertical forms U+FE10-FE19 and U+9FB4-9FBB moved
 # from PUA codes to these characters in 2022. Excluding them keeps compact text edition-independent.
 _NOT_COMPACT = re.compile("[\ue000-\uf8ff\u1e3f\ufe10-\ufe19\u9fb4-\u9fbb]")
+# The codec's own functions, looked up once: ``str.encode``/``bytes.decode`` look the codec up by name on every
+# call, which costs twice the conversion of a name or an address.
+_GB18030_ENCODE = codecs.getencoder("gb18030")
+_GB18030_DECODE = codecs.getdecoder("gb18030")
 
 
 class ClaimKind(StrEnum):
@@ -96,7 +101,7 @@ def encode_text(text: str) -> str | bytes:
     if text.isascii():
         return text
     try:
-        compact = text.encode("gb18030")
+        compact: bytes = _GB18030_ENCODE(text)[0]
     except UnicodeEncodeError:
         return text
     non_ascii = len(text) - len(text.encode("ascii", "ignore"))
@@ -116,22 +121,27 @@ def decode_text(wire: object) -> str:
             raise SchemaError("text that has a shorter compact form must be sent in compact form")
         return wire
     if isinstance(wire, bytes):
-        try:
-            text = wire.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise SchemaError("compact text is not valid GB18030") from exc
-        # GB18030 maps characters one to one, so instead of re-encoding, check the rules of encode_text:
-        # not pure ASCII, every non-ASCII character in two bytes, none excluded, shorter than UTF-8.
-        non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-        if (
-            not non_ascii
-            or len(wire) != len(text) + non_ascii
-            or _NOT_COMPACT.search(text)
-            or len(wire) >= len(text.encode("utf-8"))
-        ):
-            raise SchemaError("compact text is not in canonical form")
-        return text
+        return _compact_text(wire)
     raise SchemaError("expected text")
+
+
+def _compact_text(wire: bytes) -> str:
+    """The text of a compact (GB18030) wire text, which must be in the form :func:`encode_text` gives."""
+    try:
+        text: str = _GB18030_DECODE(wire)[0]
+    except UnicodeDecodeError as exc:
+        raise SchemaError("compact text is not valid GB18030") from exc
+    # GB18030 maps characters one to one, so instead of re-encoding, check the rules of encode_text:
+    # not pure ASCII, every non-ASCII character in two bytes, none excluded, shorter than UTF-8.
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if (
+        not non_ascii
+        or len(wire) != len(text) + non_ascii
+        or _NOT_COMPACT.search(text)
+        or len(wire) >= len(text.encode("utf-8"))
+    ):
+        raise SchemaError("compact text is not in canonical form")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +178,10 @@ class ClaimSpec:
 def _text_to_wire(value: object) -> tuple[str | bytes, str]:
     if not isinstance(value, str):
         raise SchemaError("must be text")
+    if value.isascii():  # one byte a character, and sent as it is (encode_text)
+        if len(value) > MAX_TEXT_BYTES:
+            raise SchemaError(f"is longer than {MAX_TEXT_BYTES} bytes")
+        return value, value
     try:
         utf8 = value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -236,6 +250,11 @@ def _text_from_wire(wire: object) -> str:
         if len(wire) > MAX_TEXT_BYTES:
             raise SchemaError(f"text is longer than {MAX_TEXT_BYTES} bytes")
         return wire
+    if type(wire) is bytes:  # compact text (GB18030), the usual form of Chinese text
+        text = _compact_text(wire)
+        if len(wire) > MAX_TEXT_BYTES:
+            raise SchemaError(f"text is longer than {MAX_TEXT_BYTES} bytes")
+        return text
     text = decode_text(wire)
     wire_bytes = len(wire) if isinstance(wire, bytes) else len(text.encode("utf-8"))
     if wire_bytes > MAX_TEXT_BYTES:
@@ -309,6 +328,14 @@ class CredentialType:
     _decoders: tuple[tuple[str, Callable[[object], ClaimValue]], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
+    _encoders: tuple[tuple[str, Callable[[object], tuple[Any, Any]]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+    _names: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    # (present, disclosed) bitmaps -> (disclosed claim indices, withheld claim names): a few integers per shape
+    _shapes: dict[tuple[int, int], tuple[tuple[int, ...], tuple[str, ...]]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.type_id <= 0xFFFF:
@@ -324,6 +351,28 @@ class CredentialType:
                 raise SchemaError(f"profile {profile!r} of {self.name!r} names unknown claims {sorted(unknown)}")
         object.__setattr__(self, "profiles", MappingProxyType({k: tuple(v) for k, v in self.profiles.items()}))
         object.__setattr__(self, "_decoders", tuple((c.name, _DECODERS[c.kind]) for c in self.claims))
+        object.__setattr__(self, "_encoders", tuple((c.name, _WIRE_ENCODERS[c.kind]) for c in self.claims))
+        object.__setattr__(self, "_names", frozenset(names))
+
+    def has_claims(self, names: Iterable[str]) -> bool:
+        """True when the type has a claim of every one of these names."""
+        return self._names.issuperset(names)
+
+    def claims_to_wire(self, claims: Mapping[str, object]) -> tuple[dict[int, WireValue], dict[str, ClaimValue]]:
+        """Check each claim against its kind, in the type's claim order, as :meth:`ClaimSpec.to_wire` does.
+
+        Returns the wire values by claim index (ascending) and the normalised values by name. Names the type
+        does not have are not looked at (:meth:`has_claims` tells). Raises SchemaError naming the claim.
+        """
+        wire: dict[int, WireValue] = {}
+        checked: dict[str, ClaimValue] = {}
+        for index, (name, encode) in enumerate(self._encoders):
+            if name in claims:
+                try:
+                    wire[index], checked[name] = encode(claims[name])
+                except SchemaError as exc:
+                    raise SchemaError(f"claim {name!r} {exc.detail}") from None
+        return wire, checked
 
     def claims_from_wire(self, indices: Iterable[int], values: Iterable[object]) -> dict[str, ClaimValue]:
         """Decode the wire values of the claims at ``indices`` (ascending, one value each) to a name -> value map.
@@ -340,6 +389,27 @@ class CredentialType:
                 raise SchemaError(f"claim {name!r} {exc.detail}") from None
         return claims
 
+    def decode_disclosed(
+        self, present: int, disclosed: int, values: Iterable[object]
+    ) -> tuple[dict[str, ClaimValue], tuple[str, ...]]:
+        """The disclosed claims by name, decoded as :meth:`claims_from_wire` does, and the withheld claims' names.
+
+        Bit ``i`` of ``present`` / ``disclosed`` is claim ``i``; ``values`` holds one value per disclosed claim,
+        ascending. Which claims a shape names is worked out once per shape and kept (a bounded cache).
+        """
+        shape = self._shapes.get((present, disclosed))
+        if shape is None:
+            hidden = present & ~disclosed
+            shape = (
+                tuple(i for i in range(len(self.claims)) if disclosed >> i & 1),
+                tuple(spec.name for i, spec in enumerate(self.claims) if hidden >> i & 1),
+            )
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[present, disclosed] = shape
+        indices, withheld = shape
+        return self.claims_from_wire(indices, values), withheld
+
     def index_of(self, claim_name: str) -> int:
         for index, spec in enumerate(self.claims):
             if spec.name == claim_name:
@@ -349,6 +419,9 @@ class CredentialType:
     @property
     def claim_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.claims)
+
+
+_MAX_SHAPES = 256  # per type; each entry is a few small tuples
 
 
 class TypeRegistry:

@@ -134,6 +134,11 @@ class TrustedKey:
     issuer_id: str | None = None
     source: TrustListInfo | None = None
     sm2_user_id: bytes | None = None
+    # In Unix seconds, worked out once (the verifier asks for each code): the signing window, ending at
+    # status_since for a retired or compromised key, and when a compromised key's compromise began.
+    _signs_from: int = dataclasses.field(init=False, repr=False, compare=False, default=0)
+    _signs_until: int = dataclasses.field(init=False, repr=False, compare=False, default=0)
+    _compromised_from: int | None = dataclasses.field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if not self.credential_types:
@@ -160,6 +165,11 @@ class TrustedKey:
             )
         object.__setattr__(self, "credential_types", frozenset(self.credential_types))
         object.__setattr__(self, "status", KeyStatus(self.status))
+        since = None if self.status_since is None else to_unix(self.status_since)
+        until = to_unix(self.valid_until)
+        object.__setattr__(self, "_signs_from", to_unix(self.valid_from))
+        object.__setattr__(self, "_signs_until", until if since is None else min(until, since))
+        object.__setattr__(self, "_compromised_from", since if self.status is KeyStatus.COMPROMISED else None)
 
     @property
     def kid(self) -> bytes:
@@ -179,18 +189,11 @@ class TrustedKey:
 
     def signs_at(self, unix_seconds: int) -> bool:
         """True when the key was allowed to sign at that moment (inside its window, before retirement)."""
-        end = to_unix(self.valid_until)
-        if self.status_since is not None:
-            end = min(end, to_unix(self.status_since))
-        return to_unix(self.valid_from) <= unix_seconds <= end
+        return self._signs_from <= unix_seconds <= self._signs_until
 
     def compromised_at(self, unix_seconds: int) -> bool:
         """True when, at that moment, the key is known to be compromised: nothing it signed is trusted."""
-        return (
-            self.status is KeyStatus.COMPROMISED
-            and self.status_since is not None
-            and unix_seconds >= to_unix(self.status_since)
-        )
+        return self._compromised_from is not None and unix_seconds >= self._compromised_from
 
     def to_json(self) -> dict[str, Any]:
         return {

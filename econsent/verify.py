@@ -24,7 +24,7 @@ from ._wire import WirePayload, WireProof, decode_payload, payload_from_text
 from .errors import ErrorCode, KeyLoadError, VerificationError
 from .i18n import N_
 from .keys import Algorithm, HashSuite, PublicKey, sm2_available
-from .model import Instant, Notice, StatusReference, Verdict, from_unix, to_unix
+from .model import Instant, Notice, StatusReference, Verdict, from_unix, presentation_verdict, to_unix
 from .schema import BUILTIN_TYPES, ClaimValue, CredentialType, SchemaError, TypeRegistry
 from .status import CredentialStatus, StatusList, StatusListCache
 from .trust import TrustedKey, TrustStore
@@ -157,7 +157,16 @@ class CodeFormat(Protocol):
 class Verifier:
     """Verifies presentations offline against a trust store, under a policy."""
 
-    __slots__ = ("_formats", "_policy", "_replay", "_status_lists", "_trust", "_types")
+    __slots__ = (
+        "_formats",
+        "_holder_algorithms",
+        "_issuer_algorithms",
+        "_policy",
+        "_replay",
+        "_status_lists",
+        "_trust",
+        "_types",
+    )
 
     def __init__(
         self,
@@ -172,6 +181,10 @@ class Verifier:
         self._formats = tuple(formats)
         self._trust = trust
         self._policy = policy or Policy()
+        # The policy's algorithms as lookups that need no hash of an enum member (a Python call each time):
+        # a tuple compared by identity first, and the allowed holder algorithms by their wire id.
+        self._issuer_algorithms = tuple(self._policy.issuer_algorithms)
+        self._holder_algorithms = {algorithm.wire_id: algorithm for algorithm in self._policy.holder_algorithms}
         self._types = types
         self._replay = replay_cache
         self._status_lists = status_lists
@@ -240,7 +253,7 @@ class Verifier:
             if self._replay.check_and_add(fingerprint, expires_at + policy.clock_leeway, now):
                 raise VerificationError(ErrorCode.REPLAYED)
 
-        return Verdict(
+        return presentation_verdict(
             credential_type=ctype.name,
             claims=claims,
             withheld=withheld,
@@ -267,7 +280,7 @@ class Verifier:
         trusted = self._trust.get(kid)
         if trusted is None:
             raise VerificationError(ErrorCode.UNKNOWN_KEY, f"key id {kid.hex()}")
-        if trusted.public_key.algorithm not in self._policy.issuer_algorithms:
+        if trusted.public_key.algorithm not in self._issuer_algorithms:
             raise VerificationError(
                 ErrorCode.ALGORITHM_NOT_ALLOWED,
                 f"issuer key {kid.hex()} is {trusted.public_key.algorithm.value}",
@@ -289,23 +302,26 @@ class Verifier:
         issuer speaks only for itself); if several sources hold the key, the most restrictive list wins.
         """
         list_id, index = reference
-        name = f"status list {list_id} of {trusted.scope}"
+
+        def name() -> str:  # written only for a refusal or a warning: most codes are simply in good standing
+            return f"status list {list_id} of {trusted.scope}"
+
         held = self._status_lists_for(trusted.kid, list_id, now)
         if not held:
-            return self._unknown_status(ErrorCode.STATUS_UNKNOWN, f"no {name} is loaded")
+            return self._unknown_status(ErrorCode.STATUS_UNKNOWN, f"no {name()} is loaded")
         for status_list in held:
             if index >= status_list.size:  # the issuer points outside its own list: never acceptable
-                raise VerificationError(ErrorCode.STATUS_UNKNOWN, f"index {index} is beyond the {name}")
+                raise VerificationError(ErrorCode.STATUS_UNKNOWN, f"index {index} is beyond the {name()}")
         for refusal, code in (
             (CredentialStatus.REVOKED, ErrorCode.REVOKED),
             (CredentialStatus.SUSPENDED, ErrorCode.SUSPENDED),
         ):
             for status_list in held:
                 if status_list.status(index) is refusal:
-                    raise VerificationError(code, f"{name}, sequence {status_list.sequence}")
+                    raise VerificationError(code, f"{name()}, sequence {status_list.sequence}")
         overdue = now - min(to_unix(status_list.next_update) for status_list in held)
         if overdue > self._policy.status_list_grace:
-            return self._unknown_status(ErrorCode.STATUS_STALE, f"the {name} expired {overdue / 3600:.1f} hours ago")
+            return self._unknown_status(ErrorCode.STATUS_STALE, f"the {name()} expired {overdue / 3600:.1f} hours ago")
         if overdue > 0:
             message = N_("status list {list_id} of {scope} is {hours} hours past its next update: update it")
             return (Notice(message, list_id=list_id, scope=trusted.scope, hours=f"{overdue / 3600:.1f}"),)
@@ -338,8 +354,9 @@ class Verifier:
     def _holder_algorithm(self, wire_id: int | None) -> Algorithm | None:
         if wire_id is None:
             return None
-        algorithm = Algorithm.from_wire_id(wire_id)
-        if algorithm not in self._policy.holder_algorithms:
+        algorithm = self._holder_algorithms.get(wire_id)
+        if algorithm is None:  # the codec let only known ids through: this one the policy does not allow
+            algorithm = Algorithm.from_wire_id(wire_id)
             raise VerificationError(ErrorCode.ALGORITHM_NOT_ALLOWED, f"holder key is {algorithm.value}")
         if algorithm is Algorithm.SM2:
             _require_sm2("holder")
@@ -366,12 +383,10 @@ def _disclosed_claims(
         disclosed = _disclosure.check_disclosure(len(ctype.claims), present, wire.seeds, wire.nodes, len(wire.values))
     except ValueError as exc:
         raise VerificationError(ErrorCode.MALFORMED, str(exc)) from exc
-    indices = _disclosure.bits(disclosed)
     try:
-        claims = ctype.claims_from_wire(indices, wire.values)
+        claims, withheld = ctype.decode_disclosed(present, disclosed, wire.values)
     except SchemaError as exc:
         raise VerificationError(ErrorCode.MALFORMED, exc.detail) from exc
-    withheld = tuple(ctype.claims[i].name for i in _disclosure.bits(present & ~disclosed))
     try:
         root = _disclosure.rebuild_root(len(ctype.claims), present, wire.seeds, wire.nodes, wire.value_bytes, suite)
     except ValueError as exc:  # cannot happen once the covers are canonical; never let it escape as ValueError
