@@ -34,21 +34,22 @@ _ZBAR_FOURCC_Y800 = 0x30303859
 class _Backend(NamedTuple):
     """A decoder: the modules it imports, with install advice, and its read function.
 
-    ``read(gray, invert, downscale)`` returns the payloads found; ``invert`` asks it to also try the
-    image inverted (light-on-dark codes) when the normal polarity finds nothing, ``downscale`` to
-    also look at smaller copies (which helps large, noisy modules) if the decoder can.
+    ``read(gray, invert)`` returns the payloads found; ``invert`` asks it to also read light-on-dark
+    codes when the normal polarity finds nothing.
     """
 
     needs: tuple[tuple[str, str], ...]
-    read: Callable[[_Gray, bool, bool], list[bytes]]
+    read: Callable[[_Gray, bool], list[bytes]]
 
 
-def _read_zxing(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
+def _read_zxing(gray: _Gray, invert: bool) -> list[bytes]:
     """Decode with zxing-cpp, QR Model 2 only; ``Barcode.bytes`` is the payload exactly as encoded.
 
     zxing-cpp 3 counts Micro QR and rMQR as QR codes; econsent renders neither, and the small
-    symbols are the likeliest to be "found" in sharpened noise, so they are left out.
-    ``invert`` also tries light-on-dark codes when the normal polarity finds nothing.
+    symbols are the likeliest to be "found" in sharpened noise, so they are left out. ``invert``
+    also reads light-on-dark codes, by inverting the binarised image. zxing-cpp's own downscaling
+    is off: it rescans the whole frame at several sizes even after a read, and the scanner's
+    ``reduced`` pass does the one size that helps (measured in ``docs/scanning.md``).
     """
     import zxingcpp
 
@@ -56,19 +57,19 @@ def _read_zxing(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
     view = memoryview(gray.pixels).cast("B", (gray.height, gray.width))
     try:
         found = zxingcpp.read_barcodes(
-            view, formats=zxingcpp.BarcodeFormats(model2), try_invert=invert, try_downscale=downscale
+            view, formats=zxingcpp.BarcodeFormats(model2), try_invert=invert, try_downscale=False
         )
     except Exception as exc:  # native code: whatever it raises must not escape as a foreign error
         raise QRError(f"zxing-cpp failed on the image: {exc}") from exc
     return [bytes(barcode.bytes) for barcode in found]
 
 
-def _read_zbar(gray: _Gray, invert: bool, downscale: bool) -> list[bytes]:
+def _read_zbar(gray: _Gray, invert: bool) -> list[bytes]:
     """Decode with libzbar, QR only, with ZBAR_CFG_BINARY so byte-mode payloads are not re-encoded.
 
     pyzbar's ``decode`` cannot set that flag, so this is its equivalent built on ``pyzbar.wrapper``.
-    zbar reads dark-on-light codes only: ``invert`` scans the inverted image when nothing was found.
-    ``downscale`` does not apply to zbar.
+    zbar reads dark-on-light codes only: ``invert`` scans the inverted image (a second full scan)
+    when nothing was found.
     """
     found = _zbar_scan(gray)
     if not found and invert:
@@ -94,7 +95,8 @@ def _zbar_scan(gray: _Gray) -> list[bytes]:
         try:
             zbar.zbar_image_set_format(image, _ZBAR_FOURCC_Y800)
             zbar.zbar_image_set_size(image, gray.width, gray.height)
-            zbar.zbar_image_set_data(image, gray.pixels, len(gray.pixels), None)
+            pixels = bytes(gray.pixels)  # ctypes passes bytes, not a view, as a pointer
+            zbar.zbar_image_set_data(image, pixels, len(pixels), None)
             if zbar.zbar_scan_image(scanner, image) < 0:
                 raise QRError("libzbar could not scan the image")
             found = []
@@ -125,14 +127,14 @@ _BACKENDS: dict[str, _Backend] = {
 }
 
 
-def _load_backend(name: str) -> Callable[[_Gray, bool, bool], list[bytes]]:
-    """The read function of backend ``name``, after importing what it needs."""
+def _load_backend(name: str) -> _Backend:
+    """Backend ``name``, after importing what its read function needs."""
     backend = _BACKENDS.get(name)
     if backend is None:
         raise QRError(f"unknown QR backend {name!r}; choose from {', '.join(_BACKENDS)}")
     for module, advice in backend.needs:
         _require(module, advice)
-    return backend.read
+    return backend
 
 
 def available_backends() -> list[str]:
@@ -147,8 +149,8 @@ def available_backends() -> list[str]:
     return available
 
 
-def _resolve_backends(backends: Sequence[str] | None) -> list[tuple[str, Callable[[_Gray, bool, bool], list[bytes]]]]:
-    """The named backends with their read functions, each checked to be installed, duplicates dropped.
+def _resolve_backends(backends: Sequence[str] | None) -> list[tuple[str, _Backend]]:
+    """The named backends, each checked to be installed, duplicates dropped.
 
     ``None`` means the :data:`DEFAULT_BACKENDS` that are installed, so an install without the ``scan``
     extra reads codes with zbar alone; a backend named explicitly must be installed.

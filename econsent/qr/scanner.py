@@ -1,10 +1,10 @@
 """The scan pipeline: cheap passes first, harder ones only when they fail, within a time budget.
 
 :class:`Scanner` reads a frame with zxing-cpp (the most robust and fastest decoder on camera frames) as
-it is; only when that finds nothing do preprocessing passes follow (inversion for dark-mode screens, a
-sharpening band-pass for blur, a local-contrast band-pass for glare, moiré and dim screens), then
-libzbar, all within a time budget per frame. With a deadline the image is decoded and scanned in a scan
-worker process (:mod:`._worker`) that is killed when the deadline passes.
+it is; only when that finds nothing do further passes follow (inversion for dark-mode screens, the
+frame at half size for large, noisy modules, sharpening band-passes for blur, an enlarged band-pass
+for small modules), then libzbar, all within a time budget per frame. With a deadline the image is
+decoded and scanned in a scan worker process (:mod:`._worker`) that is killed when the deadline passes.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ __all__ = [
     "scan",
 ]
 
-#: Images larger than this (pixels; a 1080p frame is 2,073,600) get only the cheap passes, ``plain`` and
-#: ``invert``: the sharpening passes exist for small, blurred modules in camera frames.
+#: Images larger than this (pixels; a 1080p frame is 2,073,600) get only the cheap passes, ``plain``,
+#: ``invert`` and ``reduced``: the sharpening passes exist for small, blurred modules in camera frames.
 LARGE_IMAGE_PIXELS = 2_500_000
 #: Seconds :func:`scan` allows one image by default, decoding included, before the scan worker is stopped.
 DEFAULT_DEADLINE = 2.0
@@ -46,44 +46,57 @@ DEFAULT_DEADLINE = 2.0
 MAX_DEADLINE = 600.0
 
 #: The passes, in the order they run; each one only when every earlier one found nothing.
-#: ``plain`` is the frame as captured (zxing-cpp also tries it downscaled, which helps large, noisy
-#: modules); ``invert`` reads light-on-dark codes (a wallet in dark mode); ``sharpen`` restores the
-#: module contrast that defocus and motion blur take away; ``sharpen-strong`` and ``sharpen-denoised``
-#: retry blurred frames with more gain and with more smoothing, for what ``sharpen`` left. The
-#: sharpened frames are read in both polarities. ``docs/scanning.md`` has what each pass adds, measured.
-SCAN_PASSES = ("plain", "invert", "sharpen", "sharpen-strong", "sharpen-denoised")
+#: ``plain`` is the frame as captured, dark on light only: most frames are read there, and reading
+#: both polarities at once would cost every one of them a second detection; ``invert`` reads
+#: light-on-dark codes (a wallet in dark mode); ``reduced`` is the frame at half size (helps large,
+#: noisy modules); ``sharpen`` restores the module contrast that defocus and motion blur take away;
+#: ``sharpen-strong`` and ``sharpen-denoised`` retry blurred frames with more gain and with more
+#: smoothing; ``enlarged`` is the strong band-pass enlarged 1.5x, for small blurred modules (3-4 px)
+#: whose finder patterns zxing-cpp's binariser cannot resolve at their size. Every pass after
+#: ``invert`` reads both polarities. ``docs/scanning.md`` has what each pass adds, measured.
+SCAN_PASSES = ("plain", "invert", "reduced", "sharpen", "sharpen-strong", "sharpen-denoised", "enlarged")
 #: A frame gets this long (ms) by default before remaining passes are skipped: about a camera's frame
-#: interval. On the project machine every zxing-cpp pass fits (about 25 ms in all) and slow zbar does
-#: not; on a slower machine the last passes give way, since a frame that defeats the cheap ones is
-#: often better replaced by the next frame.
+#: interval. On the project machine the zxing-cpp passes up to ``sharpen-denoised`` fit (about 25 ms in
+#: all); ``enlarged`` and slow zbar do not; on a slower machine more passes give way, since a frame
+#: that defeats the cheap ones is often better replaced by the next frame.
 DEFAULT_BUDGET_MS = 35.0
 
 # Band-pass filters: (small blur, large blur, gain); output = small + gain * (small - large), where a
 # blur is box filters of these radii applied in turn. The small blur averages pixel noise away before
 # the difference amplifies edges; the large one is the local background. Radii in pixels suit 3-8 px
-# modules; the passes share their blurs, so the later ones cost little more than a decode.
+# modules; the passes share their blurs (and ``enlarged`` the ``sharpen-strong`` image), so the later
+# ones cost little more than a decode. The filtered frames are made, and read, transposed (a mirror
+# image, which both decoders read): Pillow's vertical box blur walks columns and costs six horizontal
+# ones, so each blur runs along rows, the frame is transposed, and it runs along rows again. The same
+# pixels as a 2-D box blur, a quarter less time for a sharpening pass (measured in docs/scanning.md).
 _BAND_PASS = {
     "sharpen": ((1,), (3,), 2.5),
     "sharpen-strong": ((1,), (3,), 4.0),
     "sharpen-denoised": ((1, 1), (3,), 2.5),
 }
+# The enlarged pass's scale: 1.5x read 3-4 more frames in 100 at 3-3.5 px a module than 1x or 2x.
+_ENLARGE = 1.5
 # Measured cost of each pass, ms per megapixel on one core of the project machine: what the budget
 # expects before a scanner has timed a pass itself.
 _PRIOR_MS_PER_MP = {
     ("zxing", "plain"): 2.5,
-    ("zxing", "invert"): 2.5,
-    ("zxing", "sharpen"): 13.0,
+    ("zxing", "invert"): 3.5,
+    ("zxing", "reduced"): 1.3,
+    ("zxing", "sharpen"): 10.0,
     ("zxing", "sharpen-strong"): 4.0,
     ("zxing", "sharpen-denoised"): 8.5,
+    ("zxing", "enlarged"): 15.0,
     ("zbar", "plain"): 25.0,
     ("zbar", "invert"): 25.0,
+    ("zbar", "reduced"): 8.0,
     ("zbar", "sharpen"): 60.0,
     ("zbar", "sharpen-strong"): 50.0,
     ("zbar", "sharpen-denoised"): 55.0,
+    ("zbar", "enlarged"): 110.0,
 }
 
 # The passes a large image gets (see LARGE_IMAGE_PIXELS).
-_LARGE_IMAGE_PASSES = ("plain", "invert")
+_LARGE_IMAGE_PASSES = ("plain", "invert", "reduced")
 # The share of the deadline the worker plans its passes into; the rest is slack before the kill.
 _PLANNED_SHARE = 0.8
 
@@ -99,39 +112,67 @@ def _to_text(payload: bytes) -> str:
 class _Frame:
     """One frame's grayscale pixels and the images derived from them, each made at most once."""
 
-    __slots__ = ("_blurs", "gray")
+    __slots__ = ("_blurs", "_filtered", "_image", "gray")
 
     def __init__(self, gray: _Gray) -> None:
         self.gray = gray
+        self._image: Image.Image | None = None
         self._blurs: dict[tuple[int, ...], Image.Image] = {}
+        self._filtered: dict[str, Image.Image] = {}
+
+    def image(self) -> Image.Image:
+        """The frame as a Pillow image."""
+        from PIL import Image
+
+        if self._image is None:
+            self._image = Image.frombytes("L", (self.gray.width, self.gray.height), self.gray.pixels)
+        return self._image
 
     def _blur(self, radii: tuple[int, ...]) -> Image.Image:
-        """The frame through box blurs of ``radii`` in turn (``()``: the frame itself)."""
+        """The frame through box blurs of ``radii`` in turn, transposed (see ``_BAND_PASS``)."""
         from PIL import Image, ImageFilter
 
         if radii not in self._blurs:
-            if radii:
-                self._blurs[radii] = self._blur(radii[:-1]).filter(ImageFilter.BoxBlur(radii[-1]))
-            else:
-                self._blurs[radii] = Image.frombytes("L", (self.gray.width, self.gray.height), self.gray.pixels)
+            image = self.image()
+            for radius in radii:
+                image = image.filter(ImageFilter.BoxBlur((radius, 0)))
+            image = image.transpose(Image.Transpose.TRANSPOSE)
+            for radius in radii:
+                image = image.filter(ImageFilter.BoxBlur((radius, 0)))
+            self._blurs[radii] = image
         return self._blurs[radii]
 
-    def pass_input(self, name: str) -> tuple[_Gray, bool, bool]:
-        """The image pass ``name`` reads, whether to also try it inverted, and whether to downscale.
-
-        Filtered frames are read in both polarities (a dark-mode frame reaches them too), and at
-        full size only: they exist for small, blurred modules, which downscaling would erase.
-        """
-        if name == "plain":
-            return self.gray, False, True
-        if name == "invert":
-            return _inverted(self.gray), False, True
+    def _band_pass(self, name: str) -> Image.Image:
+        """The frame through the band-pass filter of pass ``name``, transposed (see ``_BAND_PASS``)."""
         from PIL import Image
 
-        small, large, gain = _BAND_PASS[name]
-        # blend(a, b, alpha) = a + alpha * (b - a), clipped to 0-255: with a = large, b = small.
-        filtered = Image.blend(self._blur(large), self._blur(small), 1 + gain)
-        return _Gray(filtered.tobytes(), filtered.width, filtered.height), True, False
+        if name not in self._filtered:
+            small, large, gain = _BAND_PASS[name]
+            # blend(a, b, alpha) = a + alpha * (b - a), clipped to 0-255: with a = large, b = small.
+            self._filtered[name] = Image.blend(self._blur(large), self._blur(small), 1 + gain)
+        return self._filtered[name]
+
+    def pass_input(self, name: str) -> tuple[_Gray, bool]:
+        """The image pass ``name`` reads, and whether to also read it inverted.
+
+        Every derived image is read in both polarities (a dark-mode frame reaches them too); the
+        frame and its negative in one each.
+        """
+        from PIL import Image
+
+        if name == "plain":
+            return self.gray, False
+        if name == "invert":
+            return _inverted(self.gray), False
+        if name == "reduced":
+            image = self.image().reduce(2)
+        elif name == "enlarged":
+            strong = self._band_pass("sharpen-strong")
+            size = (round(strong.width * _ENLARGE), round(strong.height * _ENLARGE))
+            image = strong.resize(size, Image.Resampling.BILINEAR)
+        else:
+            image = self._band_pass(name)
+        return _Gray(image.tobytes(), image.width, image.height), True
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +212,7 @@ class Scanner:
     ``backends=None`` uses the default backends that are installed (zbar alone without the ``scan``
     extra); a backend named explicitly must be installed.
     ``budget_ms=None`` runs every pass, so results depend on the image alone. Images over
-    :data:`LARGE_IMAGE_PIXELS` get the ``plain`` and ``invert`` passes only.
+    :data:`LARGE_IMAGE_PIXELS` get the ``plain``, ``invert`` and ``reduced`` passes only.
 
     ``deadline`` (seconds) makes the time per image a hard bound: the image is decoded and scanned in
     a separate scan worker process (kept running between images, limited to
@@ -233,7 +274,7 @@ class Scanner:
         reports: list[PassReport] = []
         skipped: list[str] = []
         texts: tuple[str, ...] = ()
-        for backend, read in self._readers:
+        for backend, decoder in self._readers:
             out_of_time = False
             for name in self._passes:
                 if texts:
@@ -247,7 +288,7 @@ class Scanner:
                     skipped.append(f"{backend}/{name}")
                     continue
                 begin = self._clock()
-                found = read(*frame.pass_input(name))
+                found = decoder.read(*frame.pass_input(name))
                 ms = (self._clock() - begin) * 1000
                 self._estimates[key] = 0.8 * self._estimates[key] + 0.2 * ms / max(megapixels, 1e-3)
                 reports.append(PassReport(backend, name, ms, len(found)))
