@@ -177,6 +177,18 @@ _INITIALISED_IN: dict[str, int] = {}  # module path -> the process id that initi
 # threads call it at once: every call into one module goes through that module's lock (SoftHSM2 spun for ever
 # in C_Sign and C_SignInit when two threads signed with two keys of one token).
 _CALL_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _fresh_locks_in_child() -> None:
+    """A forked child starts with unheld locks: a thread of the parent may have been inside a module call
+    (or loading one) at the fork, and its held lock would make every signer of the child wait for ever
+    instead of failing with the clear "opened before this process was forked" error."""
+    global _MODULE_LOCK
+    _MODULE_LOCK = threading.Lock()
+    _CALL_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_fresh_locks_in_child)
 # PKCS#11 logs in once per process and token, and then answers a second login "already logged in" without
 # checking its PIN: each login's PIN is kept as a keyed hash (the key random per process) to compare with.
 _LOGINS: dict[tuple[str, str, bytes], bytes] = {}
@@ -251,18 +263,22 @@ class Pkcs11Signer:
     unpickles it opens the token itself, with the PIN from ``ECONSENT_PKCS11_PIN``.
     """
 
-    __slots__ = ("_algorithm", "_key", "_lock", "_module", "_pid", "_pin", "_public", "_session", "uri")
+    __slots__ = ("_algorithm", "_key", "_module", "_pid", "_pin", "_public", "_session", "uri")
 
     def __init__(self, uri: str | Pkcs11Uri, *, pin: str | None = None, module: str | None = None) -> None:
         self.uri = uri if isinstance(uri, Pkcs11Uri) else Pkcs11Uri.parse(uri)
         self._module = _module_path(self.uri, module)
         self._pin = pin
-        self._lock = _call_lock(self._module)
         self._session: Any = None
         self._key: Any = None
         self._pid = 0
         self._algorithm: Algorithm | None = None
         self._public: PublicKey | None = None
+
+    @property
+    def _lock(self) -> threading.Lock:
+        """The module's call lock, looked up on each use: a forked child gets fresh locks, not the parent's."""
+        return _call_lock(self._module)
 
     @property
     def module(self) -> str:

@@ -13,8 +13,11 @@ import datetime as dt
 import json
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -153,6 +156,43 @@ def test_a_forked_worker_is_refused_the_parents_module_with_a_typed_error(signer
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool, pytest.raises(HsmError) as refused:
         pool.submit(_sign_in_worker, signer, b"row").result(timeout=60)
     assert refused.value.code is HsmProblem.TOKEN_FAILED and "spawn" in refused.value.detail
+    assert signer.sign(b"parent still signs")
+
+
+def test_a_fork_while_a_thread_is_inside_the_module_leaves_the_child_a_typed_error_not_a_hang(
+    signer: Pkcs11Signer,
+) -> None:
+    """Every call into a module holds its lock; a fork in the middle of one (another thread signing) must not
+    hand the child a held lock, on which a signer of the child's own would wait for ever."""
+    inside, release = threading.Event(), threading.Event()
+
+    def in_a_module_call() -> None:
+        with signer._lock:  # what a C_Sign in progress holds
+            inside.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=in_a_module_call, daemon=True)
+    thread.start()
+    assert inside.wait(10)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns of a fork with threads
+            pid = os.fork()
+        if pid == 0:  # the child, as a worker a pool forked: a signer of its own
+            signal.alarm(30)  # a hang ends as SIGALRM, which the parent reports
+            try:
+                Pkcs11Signer(signer.uri, module=signer.module).sign(b"row")
+                os._exit(3)
+            except HsmError as exc:
+                os._exit(0 if exc.code is HsmProblem.TOKEN_FAILED and "spawn" in exc.detail else 4)
+            except BaseException:
+                os._exit(5)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join()
+    assert os.WIFEXITED(status), f"the child hung on the parent's module lock (status {status})"
+    assert os.WEXITSTATUS(status) == 0, f"the child ended with {os.WEXITSTATUS(status)}, not a TOKEN_FAILED error"
     assert signer.sign(b"parent still signs")
 
 
