@@ -32,7 +32,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = PRIVA
     """
     target = Path(path)
     directory = target.parent
-    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=directory)
+    except (FileNotFoundError, NotADirectoryError) as exc:  # name the folder, not a temporary file never typed
+        raise type(exc)(exc.errno, f"no such folder for {target.name}", str(directory)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)

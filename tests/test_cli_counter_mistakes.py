@@ -74,6 +74,16 @@ def test_every_command_reports_a_mistyped_input_path_as_no_such_file(office: Pat
     assert Path(argv[2] if argv[0] != "issue" else argv[6]).name in text.stderr
 
 
+def test_an_output_in_a_missing_folder_names_the_folder_not_a_temporary_file(office: Path) -> None:
+    argv = ("issue", "--key", "issuer.pem", "--passphrase-env", "ISSUER_PASS", "--claims", str(LICENCE), "--bearer",
+            "-o", "no-such-folder/x.ecc", "--json")  # fmt: skip
+    result = run(*argv, cwd=office, env=ISSUER_ENV)
+    document = json.loads(result.stdout)
+    assert result.returncode == 2 and document["code"] == "NO_SUCH_FILE"
+    assert document["detail"] == "no-such-folder" and ".tmp" not in result.stdout
+    assert not (office / "no-such-folder").exists()
+
+
 @pytest.mark.parametrize("kind", ["missing", "folder"])
 def test_verify_image_refuses_a_path_that_is_no_file_with_a_typed_usage_error(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "photo.png"
