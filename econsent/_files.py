@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PRIVATE", "PUBLISHED", "folder_lock", "write_atomic"]
+__all__ = ["FOLDER_LOCK_FILE", "PRIVATE", "PUBLISHED", "folder_lock", "write_atomic"]
 
 #: Secrets and personal data: keys, wallets, backups, credentials, QR codes, verdict cards.
 PRIVATE = 0o600
@@ -51,23 +51,39 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = PRIVA
                 os.unlink(tmp)
 
 
+#: Where a file system refuses ``flock`` on a folder (NFS emulates it with byte-range locks, which need a
+#: file open for writing), :func:`folder_lock` locks this file in the folder instead.
+FOLDER_LOCK_FILE = ".econsent.lock"
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` while a writer checks what is there and then replaces it.
 
     Two ``issuer publish`` runs into one folder each check "the list there is older than mine" and then
-    write: without the lock the older edition can land last. The lock is ``flock`` on the folder itself
-    (no lock file appears among what is published), waiting until the other writer is done, released when
-    the block ends or the process dies.
+    write: without the lock the older edition can land last. The lock is ``flock`` on the folder itself (no
+    lock file among what is published), or on :data:`FOLDER_LOCK_FILE` in it where the file system refuses
+    that; waiting until the other writer is done, released when the block ends or the process dies.
     """
     import fcntl
 
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            os.close(fd)
+            fd = -1
+            fd = os.open(
+                Path(folder) / FOLDER_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PUBLISHED
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        if fd >= 0:
+            os.close(fd)  # closing the descriptor releases the lock
 
 
 def _full_fsync(fd: int) -> None:

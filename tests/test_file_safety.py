@@ -6,15 +6,18 @@ Each test plants what an attacker with write access to the folder could plant at
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from econsent import SigningKey, TrustStore
-from econsent._files import PRIVATE, PUBLISHED, write_atomic
+from econsent._files import FOLDER_LOCK_FILE, PRIVATE, PUBLISHED, folder_lock, write_atomic
 from econsent.cli import main
 
 
@@ -118,3 +121,34 @@ def test_a_signed_trust_list_is_published_world_readable(tmp_path: Path) -> None
     finally:
         os.umask(previous)
     assert mode_of(signed) == PUBLISHED
+
+
+@pytest.mark.parametrize("refusal", [None, errno.EBADF, errno.ENOLCK])
+def test_folder_lock_excludes_a_second_writer_with_or_without_flock_on_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int | None
+) -> None:
+    """flock on the folder itself where the file system allows it (no file appears); on NFS, which refuses
+    it on a folder, on a lock file in the folder. Either way a second writer waits for the first."""
+    real_flock = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if refusal is not None and stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(refusal, os.strerror(refusal))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    order: list[str] = []
+
+    def second_writer() -> None:
+        with folder_lock(tmp_path):
+            order.append("second")
+
+    with folder_lock(tmp_path):
+        second = threading.Thread(target=second_writer)
+        second.start()
+        second.join(timeout=1)
+        assert second.is_alive(), "a second writer got the lock while the first held it"
+        order.append("first done")
+    second.join(timeout=10)
+    assert order == ["first done", "second"]
+    assert (tmp_path / FOLDER_LOCK_FILE).exists() is (refusal is not None)
