@@ -262,6 +262,10 @@ def test_publish_never_replaces_another_issuers_list_whose_file_name_it_shares(r
     assert refused["sentence_zh"] == "输出文件夹中同名的文件已是另一签发机构的状态列表。"
     assert (office / "lists" / "sh_traffic.0.ecsl").read_bytes() == first
     assert read_status_list_unverified(first).issuer_ref == "sh:traffic"
+    # Refused before signing anything: moved to a folder of its own, the list's first edition is #1.
+    (office / "lists" / "sh_traffic.0.ecsl").rename(office / "colon.0.ecsl")
+    code, published = publish("underscore")
+    assert code == 0 and published["lists"][0]["sequence"] == 1
 
 
 def test_publish_waits_for_another_publish_into_the_same_folder(run: Run, office: Path) -> None:

@@ -27,6 +27,7 @@ from ..status import (
     MAX_STATUS_LIST_BYTES,
     STATUS_LIST_FILE_SUFFIX,
     CredentialStatus,
+    StatusList,
     StatusListError,
     read_status_list_unverified,
 )
@@ -292,9 +293,14 @@ def _publish(args: argparse.Namespace) -> int:
     with _open(args) as registry, folder_lock(args.out_dir):  # check and write as one step
         issuer_ref = registry.issuer_ref
         prefix = _file_prefix(issuer_ref)
-        for list_id in args.lists or registry.list_ids:
+        targets = {
+            list_id: args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
+            for list_id in args.lists or registry.list_ids
+        }
+        for list_id, path in targets.items():  # all of them before signing any: never publish half the lists
+            _check_name_is_ours(path, issuer_ref, list_id)
+        for list_id, path in targets.items():
             data = registry.publish(list_id, signer, now=now, next_update=next_update)
-            path = args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
             _check_not_older(path, data)
             write_file(path, data, mode=PUBLISHED, replace=True)  # a newer list replaces its older self
             published.append((path, data))
@@ -325,27 +331,37 @@ def _publish(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
-def _check_not_older(path: Path, data: bytes) -> None:
-    """Refuse to replace a published list with an older edition, or with a list of another issuer or list.
-
-    An older edition happens when the registry was restored from a backup or copied: its sequence numbers lag
-    behind, and verifiers holding the newer list would refuse ours. Another list happens when two issuer refs
-    make the same file name (``sh:traffic`` and ``sh_traffic``) in a shared folder: replacing it would take
-    that issuer's revocations away from every counter. A file that is not a readable status list is replaced.
-    """
-    new = read_status_list_unverified(data)
+def _held_list(path: Path) -> StatusList | None:
+    """The status list a published file holds, unverified; None for a missing or unreadable file (replaced)."""
     try:
         with open(path, "rb") as handle:
-            held = read_status_list_unverified(handle.read(MAX_STATUS_LIST_BYTES + 1))
+            return read_status_list_unverified(handle.read(MAX_STATUS_LIST_BYTES + 1))
     except (OSError, StatusListError):
-        return
-    if (held.issuer_ref, held.list_id) != (new.issuer_ref, new.list_id):
+        return None
+
+
+def _check_name_is_ours(path: Path, issuer_ref: str, list_id: int) -> None:
+    """Refuse to replace another issuer's (or another list's) published file that shares our file name.
+
+    Two issuer refs can make the same file name (``sh:traffic`` and ``sh_traffic``) in a shared folder:
+    replacing that file would take the other issuer's revocations away from every counter.
+    """
+    held = _held_list(path)
+    if held is not None and (held.issuer_ref, held.list_id) != (issuer_ref, list_id):
         raise RegistryError(
             RegistryErrorCode.NAME_TAKEN,
-            f"{path} holds list {held.list_id} of issuer {held.issuer_ref!r}, not list {new.list_id} of "
-            f"{new.issuer_ref!r}: publish this issuer's lists into a folder of their own",
+            f"{path} holds list {held.list_id} of issuer {held.issuer_ref!r}, not list {list_id} of "
+            f"{issuer_ref!r}: publish this issuer's lists into a folder of their own",
         )
-    if held.sequence >= new.sequence:
+
+
+def _check_not_older(path: Path, data: bytes) -> None:
+    """Refuse to replace a published list with an older edition: verifiers holding it would refuse ours.
+
+    That happens when the registry was restored from a backup or copied: its sequence numbers lag behind.
+    """
+    held, new = _held_list(path), read_status_list_unverified(data)
+    if held is not None and held.sequence >= new.sequence:
         raise RegistryError(
             RegistryErrorCode.ROLLBACK,
             f"{path} already holds list {new.list_id} #{held.sequence}; this registry is at #{new.sequence}, "
