@@ -39,7 +39,8 @@ def to_unix(moment: Instant) -> int:
 
 def from_unix(seconds: int) -> _dt.datetime:
     """The aware UTC datetime of whole Unix seconds (what ``fromtimestamp(seconds, UTC)`` gives, at a third less:
-    a verdict makes five). Out of datetime's range it raises ValueError, as ``fromtimestamp`` does."""
+    a verdict makes five). Out of datetime's range it raises ValueError (``fromtimestamp`` raises OverflowError
+    instead for the largest values)."""
     try:
         return _UNIX_EPOCH + _dt.timedelta(0, seconds)
     except OverflowError as exc:

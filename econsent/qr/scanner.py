@@ -260,7 +260,11 @@ class Scanner:
             _worker._release_worker(_worker._take_worker())
 
     def scan(self, image: ImageSource) -> ScanResult:
-        """Every QR code text in ``image`` (found in one run, in order, without duplicates)."""
+        """Every QR code text in ``image`` (found in one run, in order, without duplicates).
+
+        A contiguous grey numpy frame is read in place, without a copy: do not write into it (a capture
+        buffer filled by another thread, say) until the scan returns.
+        """
         if self._deadline is not None:
             return _scan_in_worker(image, self._backends, self._passes, self._budget, self._deadline)
         started = self._clock()
