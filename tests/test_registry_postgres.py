@@ -219,6 +219,9 @@ def test_the_password_is_redacted_from_location_and_repr(postgres_url: str) -> N
         ),
         ("postgresql://h/reg", "postgresql://h/reg"),
         ("postgresql://u:hunter2@[::1/reg", "postgresql://***"),
+        # libpq reads a password on to the '@', through '#' and '?' that end the authority for urlsplit
+        ("postgresql://clerk:se#cret@127.0.0.1:1/reg", "postgresql://clerk:***@127.0.0.1:1/reg"),
+        ("postgresql://clerk:s3?cr3t@db/reg?sslmode=require", "postgresql://clerk:***@db/reg?sslmode=require"),
     ],
 )
 def test_redact(url: str, shown: str) -> None:
@@ -387,3 +390,11 @@ print("sqlite ok")
         "STORAGE a PostgreSQL registry needs psycopg: pip install 'econsent[postgres]'",
         "sqlite ok",
     ]
+
+
+def test_a_password_with_hash_or_question_mark_never_reaches_the_message() -> None:
+    """The connection fails (nothing listens on port 1): the error names the location, never the password."""
+    with pytest.raises(RegistryError) as refused:
+        IssuerRegistry.open("postgresql://clerk:se#cret@127.0.0.1:1/reg")
+    assert "se#cret" not in str(refused.value) and "cret" not in refused.value.detail
+    assert "postgresql://clerk:***@127.0.0.1:1/reg" in refused.value.detail

@@ -18,13 +18,14 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..errors import RegistryError, RegistryErrorCode
 from ._store import SCHEMA_VERSION
 
 try:
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 except ImportError as _missing:  # the `postgres` extra is not installed
     raise RegistryError(
         RegistryErrorCode.STORAGE,
@@ -98,7 +99,19 @@ _SCHEMA = (
 
 
 def redact(url: str) -> str:
-    """The URL with its password (in the authority or a ``password=`` parameter) replaced by ``***``."""
+    """The URL with its password (in the authority or a ``password=`` parameter) replaced by ``***``.
+
+    A password holding ``#`` or ``?`` ends the authority for Python's URL parser but not for libpq, which
+    reads the password on to the ``@``: if any password libpq sees survives, the URL is rebuilt from libpq's
+    own reading of it instead.
+    """
+    shown = _redacted_by_parts(url)
+    if any(secret in shown for secret in _secrets_of(url)):
+        return _rebuilt_without_password(url)
+    return shown
+
+
+def _redacted_by_parts(url: str) -> str:
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -111,6 +124,28 @@ def redact(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), parts.fragment))
     except ValueError:
         return _scheme_only(url)
+
+
+def _rebuilt_without_password(url: str) -> str:
+    """``scheme://user:***@host:port/dbname?other=parameters`` from libpq's reading of ``url``."""
+    params = _libpq_params(url)
+    if params is None:
+        return _scheme_only(url)
+    has_password = params.pop("password", None) is not None
+    user, host, port = params.pop("user", ""), params.pop("host", ""), params.pop("port", "")
+    credentials = (quote(user, safe="") + (":" + _REDACTED if has_password else "") + "@") if user else ""
+    authority = credentials + host + (f":{port}" if port else "")
+    dbname = quote(params.pop("dbname", ""), safe="")
+    query = urlencode(sorted(params.items()))
+    return f"{url.split('://', 1)[0]}://{authority}/{dbname}" + (f"?{query}" if query else "")
+
+
+def _libpq_params(url: str) -> dict[str, str] | None:
+    """The connection parameters as libpq reads ``url`` (None if it cannot)."""
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    except psycopg.Error:
+        return None
 
 
 def _scheme_only(url: str) -> str:
@@ -222,7 +257,7 @@ def _placeholders(sql: str) -> str:
 
 
 def _secrets_of(url: str) -> tuple[str, ...]:
-    """The password in the URL, as written and percent-decoded, to scrub from any message."""
+    """The password in the URL, as written and as libpq decodes it, to scrub from any message."""
     try:
         parts = urlsplit(url)
         found = [parts.password or ""]
@@ -230,7 +265,8 @@ def _secrets_of(url: str) -> tuple[str, ...]:
     except ValueError:
         return ()
     raw = re.findall(r"://[^:/@]*:([^@/]*)@", url)
-    return tuple(sorted({secret for secret in (*found, *raw) if secret}, key=len, reverse=True))
+    libpq = (_libpq_params(url) or {}).get("password", "")  # percent-decoded, read as the connection will
+    return tuple(sorted({secret for secret in (*found, *raw, libpq) if secret}, key=len, reverse=True))
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
