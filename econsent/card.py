@@ -192,8 +192,12 @@ def _in_both(warning: str) -> str:
 
 def _local(moment: _dt.datetime) -> str:
     """A date and time in this counter's time zone, labelled with its offset (``2029-01-15 08:00 UTC+08:00``):
-    a licence's end shown in UTC would be a day early or late for a clerk in Shanghai near midnight."""
-    local = moment.astimezone()
+    a licence's end shown in UTC would be a day early or late for a clerk in Shanghai near midnight. A time
+    the local zone cannot hold (9999-12-31T23:59:59Z east of UTC: "never expires") is shown in UTC."""
+    try:
+        local = moment.astimezone()
+    except (OverflowError, ValueError):
+        return _utc(moment)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
 

@@ -333,6 +333,20 @@ def test_the_card_shows_the_licence_end_in_the_counters_time_zone_labelled(monke
     assert "有效期至 expiry" in text and "2029-01-14 08:00 UTC+08:00" in text  # 2029-01-14T00:00Z in Shanghai
 
 
+def test_a_licence_that_never_expires_is_shown_east_of_utc_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """9999-12-31T23:59:59Z, the last time the wire allows, is past datetime's range in Shanghai's zone."""
+    never = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        text = card.render_card_text(verdict(valid_until=never), now=NOW)
+        card.render_card_png(verdict(valid_until=never), now=NOW)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert "有效期至 expiry" in text and "9999-12-31T23:59:59Z" in text
+
+
 def test_a_rejected_card_gives_the_reason_in_chinese_and_english() -> None:
     text = card.render_card_text(VerificationError(ErrorCode.REPLAYED), now=NOW)
     assert ErrorCode.REPLAYED.sentence_zh in text and ErrorCode.REPLAYED.sentence in text
