@@ -40,7 +40,7 @@ from .possession import (
 )
 from .schema import BUILTIN_TYPES, ClaimKind, ClaimValue, CredentialType, SchemaError, TypeRegistry
 
-__all__ = ["AGE_CLAIM_PREFIX", "Issuer"]
+__all__ = ["AGE_CLAIM_PREFIX", "Issuer", "checked_validity", "derived_claims"]
 
 AGE_CLAIM_PREFIX = "age_over_"
 _MAX_SERIAL = 2**64 - 1
@@ -109,15 +109,7 @@ class Issuer:
         ctype = self._types.by_name(credential_type)
         if ctype is None:
             raise IssueError(f"unknown credential type {credential_type!r} (known: {', '.join(self._types.names())})")
-        issued_at = to_unix(now)
-        start, end = to_unix(valid_from), to_unix(valid_until)
-        for name, moment in (("now", issued_at), ("valid_from", start), ("valid_until", end)):
-            if not 0 <= moment <= MAX_TIME:
-                raise IssueError(f"{name} must lie between 1970-01-01 and 9999-12-31 (UTC)")
-        if start >= end:
-            raise IssueError("valid_from must be before valid_until")
-        if end <= issued_at:
-            raise IssueError("the credential would already be expired when issued")
+        issued_at, start, end = checked_validity(now, valid_from, valid_until)
         self._check_holder_key(holder_key, possession, challenge)
         if serial is None:
             serial = int.from_bytes(self._random(8), "big") >> 1
@@ -127,7 +119,7 @@ class Issuer:
         all_claims = dict(claims)
         derive = tuple(derive)
         if derive:
-            all_claims.update(_derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
+            all_claims.update(derived_claims(ctype, all_claims, derive, from_unix(issued_at).date()))
         wire_claims, checked_claims = _checked_claims(ctype, all_claims)
 
         present = 0
@@ -232,9 +224,27 @@ def _checked_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> tuple[d
         raise IssueError(exc.detail) from exc
 
 
-def _derived_claims(
+def checked_validity(now: Instant, valid_from: Instant, valid_until: Instant) -> tuple[int, int, int]:
+    """``(issued_at, valid_from, valid_until)`` in Unix seconds, or the IssueError :meth:`Issuer.issue` gives
+    (each within 1970..9999 UTC, a window that is not empty and not over at ``now``); batch issuance checks
+    rows with it before it reserves their serials."""
+    issued_at = to_unix(now)
+    start, end = to_unix(valid_from), to_unix(valid_until)
+    for name, moment in (("now", issued_at), ("valid_from", start), ("valid_until", end)):
+        if not 0 <= moment <= MAX_TIME:
+            raise IssueError(f"{name} must lie between 1970-01-01 and 9999-12-31 (UTC)")
+    if start >= end:
+        raise IssueError("valid_from must be before valid_until")
+    if end <= issued_at:
+        raise IssueError("the credential would already be expired when issued")
+    return issued_at, start, end
+
+
+def derived_claims(
     ctype: CredentialType, claims: Mapping[str, Any], derive: Iterable[str], today: _dt.date
 ) -> dict[str, bool]:
+    """The claims ``derive`` names, computed from ``claims`` on ``today`` (``age_over_NN`` from ``birth_date``),
+    or the IssueError :meth:`Issuer.issue` gives; batch issuance checks rows with it before reserving."""
     derived: dict[str, bool] = {}
     for name in derive:
         if name in claims:

@@ -676,6 +676,36 @@ def test_an_unknown_derived_claim_is_refused_before_any_serial_is_reserved(offic
     assert reservations(office) == {}
 
 
+def test_rows_the_issuer_would_refuse_for_their_times_or_derived_claims_take_no_serial(office: Path) -> None:
+    """The issuer's own validity and derive rules run before reservation: such a row is reported, with no serial
+    reserved for it (it used to be refused by the signing worker after its serial was taken)."""
+    kid = issuer_public(office).kid
+    good = row(0, kid)
+    no_birth_date = row(1, kid)
+    del no_birth_date["claims"]["birth_date"]
+    write_jsonl(
+        office / "rows.jsonl",
+        [
+            good,
+            {**row(2, kid), "valid_until": "2026-01-02T00:00:00Z"},  # over before NOW
+            {**row(3, kid), "valid_from": "0001-01-01T00:00:00Z"},  # before 1970
+            no_birth_date,  # age_over_18 cannot be derived
+            {**row(4, kid), "claims": {**row(4, kid)["claims"], "age_over_18": True}},  # given and derived
+        ],
+    )
+    code, out, err = run(*batch_args("rows.jsonl", "out.jsonl", "--derive", "age_over_18", "--report", "bad.jsonl"))
+    assert code == 1, err
+    report = [json.loads(line) for line in (office / "bad.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {item["line"]: (item["code"], item["serial"]) for item in report} == {
+        2: ("BAD_VALIDITY", None),
+        3: ("BAD_VALIDITY", None),
+        4: ("BAD_CLAIMS", None),
+        5: ("BAD_CLAIMS", None),
+    }
+    assert list(reservations(office)) == [good["row_id"]]
+    assert json.loads(out)["issued"] == 1
+
+
 @pytest.mark.slow  # waits out the 10-second connection timeout
 def test_a_dask_scheduler_that_does_not_answer_is_a_typed_error_before_anything_is_reserved(office: Path) -> None:
     write_jsonl(office / "rows.jsonl", [row(0, issuer_public(office).kid)])

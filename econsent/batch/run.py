@@ -19,9 +19,11 @@ from .._files import write_atomic
 from ..errors import (
     BatchError,
     BatchProblem,
+    IssueError,
     RegistryError,
     RegistryErrorCode,
 )
+from ..issue import checked_validity, derived_claims
 from ..keys import PublicKey
 from ..model import Credential, Instant, StatusReference, to_unix
 from ..schema import BUILTIN_TYPES
@@ -160,7 +162,7 @@ def run_batch(
     now_unix = to_unix(now)
 
     def jobs() -> Iterator[BlockJob]:
-        for block in _blocks(rows, block_size, bad):
+        for block in _blocks(rows, block_size, bad, derived, now):
             allocations = registry.reserve(batch_id, [row.row_id for row in block])
             to_sign: list[tuple[BatchRow, tuple[int, StatusReference]]] = []
             for row, allocation in zip(block, allocations, strict=True):
@@ -241,12 +243,19 @@ def _check_derive(names: tuple[str, ...]) -> None:
         )
 
 
-def _blocks(rows: Iterable[BatchRow | BadRow], size: int, bad: list[BadRow]) -> Iterator[list[BatchRow]]:
-    """The good rows in blocks of ``size``; bad rows go to ``bad`` as they are met."""
+def _blocks(
+    rows: Iterable[BatchRow | BadRow], size: int, bad: list[BadRow], derive: tuple[str, ...], now: Instant
+) -> Iterator[list[BatchRow]]:
+    """The good rows in blocks of ``size``; bad rows go to ``bad`` as they are met, with the rows the issuer
+    would refuse for their times or derived claims, found now so that they take no serial."""
     block: list[BatchRow] = []
     for row in rows:
         if isinstance(row, BadRow):
             bad.append(row)
+            continue
+        refusal = _refused_by_issuer(row, derive, now)
+        if refusal is not None:
+            bad.append(refusal)
             continue
         block.append(row)
         if len(block) == size:
@@ -254,6 +263,22 @@ def _blocks(rows: Iterable[BatchRow | BadRow], size: int, bad: list[BadRow]) -> 
             block = []
     if block:
         yield block
+
+
+def _refused_by_issuer(row: BatchRow, derive: tuple[str, ...], now: Instant) -> BadRow | None:
+    """The refusal :meth:`Issuer.issue` would give the row for its validity or its derived claims (the rules
+    are the issuer's own functions), or None: such a row is refused before a serial is reserved for it."""
+    try:
+        checked_validity(now, row.valid_from, row.valid_until)
+    except IssueError as exc:
+        return BadRow(row.line, row.row_id, BatchProblem.BAD_VALIDITY, exc.detail)
+    ctype = BUILTIN_TYPES.by_name(row.credential_type)
+    if derive and ctype is not None:  # the row reader refused unknown types
+        try:
+            derived_claims(ctype, row.claims, derive, row.valid_from.date())  # the date changes values, not rules
+        except IssueError as exc:
+            return BadRow(row.line, row.row_id, BatchProblem.BAD_CLAIMS, exc.detail)
+    return None
 
 
 def _record_late(
