@@ -706,6 +706,22 @@ def test_rows_the_issuer_would_refuse_for_their_times_or_derived_claims_take_no_
     assert json.loads(out)["issued"] == 1
 
 
+def test_a_refused_folder_output_is_a_typed_error_and_not_held_after(office: Path) -> None:
+    """A folder under a credential's name is BAD_OUTPUT (not a bare IsADirectoryError), and the refused output
+    is not kept locked: once fixed, the same process runs the batch into it."""
+    kid = issuer_public(office).kid
+    write_jsonl(office / "rows.jsonl", [row(number, kid) for number in range(2)])
+    (office / "out").mkdir()
+    assert run(*batch_args("rows.jsonl", "out", "--block-size", "1"))[0] == 0
+    (office / "out" / "r000009.ecc").mkdir()
+    code, out, err = run(*batch_args("rows.jsonl", "out"))
+    assert code == 2 and json.loads(out)["code"] == "BAD_OUTPUT" and "not a credential" in json.loads(out)["detail"]
+    (office / "out" / "r000009.ecc").rmdir()
+    code, out, err = run(*batch_args("rows.jsonl", "out"))
+    assert code == 0 and json.loads(out)["resumed"] == 2, out + err
+    assert sorted(path.name for path in (office / "out").glob("*.ecc")) == ["r000000.ecc", "r000001.ecc"]
+
+
 @pytest.mark.slow  # waits out the 10-second connection timeout
 def test_a_dask_scheduler_that_does_not_answer_is_a_typed_error_before_anything_is_reserved(office: Path) -> None:
     write_jsonl(office / "rows.jsonl", [row(0, issuer_public(office).kid)])

@@ -198,7 +198,8 @@ class FolderOutput:
         entries = [entry for entry in os.scandir(path) if entry.name != FOLDER_MARKER]
         if marker.exists():
             try:
-                owner = loads_strict(marker.read_bytes()[:1024]).get("batch_id")
+                with open(marker, "rb") as handle:
+                    owner = loads_strict(handle.read(1024)).get("batch_id")
             except (ValueError, AttributeError, OSError) as exc:
                 raise BatchError(BatchProblem.BAD_OUTPUT, f"{marker} is damaged") from exc
             if owner != batch_id:
@@ -218,9 +219,13 @@ class FolderOutput:
         self._lock_fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
             _lock(self._lock_fd, path)
+            self._read_journal(entries, recorded)
         except BaseException:
-            os.close(self._lock_fd)
+            os.close(self._lock_fd)  # a refused output is not held: fixed, it can be opened again at once
             raise
+
+    def _read_journal(self, entries: list[os.DirEntry[str]], recorded: frozenset[str]) -> None:
+        """The credentials already in the folder (a resumed run skips their rows), those not yet recorded."""
         for entry in entries:
             name = entry.name
             if name.startswith(".") and name.endswith(".tmp"):  # write_atomic's file, left by a crash
@@ -235,7 +240,7 @@ class FolderOutput:
             try:
                 with open(entry.path, "rb") as handle:
                     credential = read_credential_unverified(handle.read(MAX_PAYLOAD_BYTES + 1))
-            except EconsentError as exc:
+            except (EconsentError, OSError) as exc:  # a folder or an unreadable file under a credential's name
                 raise BatchError(BatchProblem.BAD_OUTPUT, f"{entry.path}: not a credential") from exc
             if credential.status is None:
                 raise BatchError(
