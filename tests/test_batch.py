@@ -351,6 +351,19 @@ def test_csv_records_may_span_lines_and_keep_the_first_line_number(office: Path)
     assert isinstance(items[3], BadRow) and items[3].code is BatchProblem.MALFORMED_ROW
 
 
+def test_a_csv_record_over_the_byte_limit_is_refused_whatever_its_characters(office: Path) -> None:
+    """The row limit is in bytes of UTF-8 in both formats: a multi-line record of Chinese text (three bytes a
+    character) over MAX_ROW_BYTES is ROW_TOO_LARGE even though it has fewer characters than that."""
+    kid = issuer_public(office).kid
+    write_csv(office / "rows.csv", [row(0, kid)])
+    lines_of_chinese = "\n".join(["伟" * 1000] * 7)  # 7,006 characters, 21,006 bytes
+    text = (office / "rows.csv").read_text(encoding="utf-8") + f'r9,driving-licence,"{lines_of_chinese}"\n'
+    (office / "rows.csv").write_text(text, encoding="utf-8")
+    items = list(read_rows(office / "rows.csv", "csv"))
+    assert isinstance(items[0], BatchRow)
+    assert isinstance(items[1], BadRow) and items[1].code is BatchProblem.ROW_TOO_LARGE
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -8,7 +8,6 @@ import binascii
 import csv
 import datetime as _dt
 import io
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -219,7 +218,7 @@ def _csv_records(handle: BinaryIO) -> Iterator[tuple[int, str | BadRow]]:
         if not parts:
             start = number
         parts.append(text)
-        size += len(text)
+        size += len(text.encode("utf-8"))  # the limit is in bytes, like a JSON Lines row's
         quotes += text.count('"')
         if size > MAX_ROW_BYTES:
             yield (
@@ -285,7 +284,7 @@ def _csv_parser(
         claims: dict[str, Any] = {}
         for name in [c for c in cells if c.startswith(_CLAIM_COLUMN)]:
             try:
-                claims[name.removeprefix(_CLAIM_COLUMN)] = json.loads(cells.pop(name))
+                claims[name.removeprefix(_CLAIM_COLUMN)] = loads_strict(cells.pop(name))
             except (ValueError, RecursionError):
                 return BadRow(
                     number,
