@@ -297,11 +297,13 @@ def _publish(args: argparse.Namespace) -> int:
             list_id: args.out_dir / f"{prefix}.{list_id}{STATUS_LIST_FILE_SUFFIX}"
             for list_id in args.lists or registry.list_ids
         }
-        for list_id, path in targets.items():  # all of them before signing any: never publish half the lists
-            _check_name_is_ours(path, issuer_ref, list_id)
+        # Every file is read and checked before any list is signed: never publish half the lists.
+        held = {list_id: _held_list(path) for list_id, path in targets.items()}
+        for list_id, path in targets.items():
+            _check_name_is_ours(path, held[list_id], issuer_ref, list_id)
         for list_id, path in targets.items():
             data = registry.publish(list_id, signer, now=now, next_update=next_update)
-            _check_not_older(path, data)
+            _check_not_older(path, held[list_id], data)
             write_file(path, data, mode=PUBLISHED, replace=True)  # a newer list replaces its older self
             published.append((path, data))
     summary = []
@@ -340,13 +342,12 @@ def _held_list(path: Path) -> StatusList | None:
         return None
 
 
-def _check_name_is_ours(path: Path, issuer_ref: str, list_id: int) -> None:
+def _check_name_is_ours(path: Path, held: StatusList | None, issuer_ref: str, list_id: int) -> None:
     """Refuse to replace another issuer's (or another list's) published file that shares our file name.
 
     Two issuer refs can make the same file name (``sh:traffic`` and ``sh_traffic``) in a shared folder:
     replacing that file would take the other issuer's revocations away from every counter.
     """
-    held = _held_list(path)
     if held is not None and (held.issuer_ref, held.list_id) != (issuer_ref, list_id):
         raise RegistryError(
             RegistryErrorCode.NAME_TAKEN,
@@ -355,12 +356,12 @@ def _check_name_is_ours(path: Path, issuer_ref: str, list_id: int) -> None:
         )
 
 
-def _check_not_older(path: Path, data: bytes) -> None:
+def _check_not_older(path: Path, held: StatusList | None, data: bytes) -> None:
     """Refuse to replace a published list with an older edition: verifiers holding it would refuse ours.
 
     That happens when the registry was restored from a backup or copied: its sequence numbers lag behind.
     """
-    held, new = _held_list(path), read_status_list_unverified(data)
+    new = read_status_list_unverified(data)
     if held is not None and held.sequence >= new.sequence:
         raise RegistryError(
             RegistryErrorCode.ROLLBACK,
