@@ -207,6 +207,64 @@ def test_an_oversize_body_is_refused_before_it_is_read_whether_declared_or_strea
     assert lying.status_code == 400 and lying.json()["code"] == "REQUEST"
 
 
+def _asgi_request(app: Any, headers: list[tuple[bytes, bytes]], receive: Callable[[], Any]) -> Any:
+    """One POST /verify straight to the ASGI app (no client in between to tidy the headers); its messages."""
+    scope = {"type": "http", "method": "POST", "path": "/verify", "raw_path": b"/verify", "query_string": b"",
+             "headers": [(b"host", b"testserver"), *headers], "http_version": "1.1", "scheme": "http",
+             "server": ("testserver", 80), "client": ("127.0.0.1", 5000), "root_path": ""}  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> list[dict[str, Any]]:
+        await app(scope, receive, send)
+        return sent
+
+    return run
+
+
+def test_a_full_queue_refuses_an_image_before_reading_its_body_and_a_bad_length_is_typed(office: Office) -> None:
+    """The queue bounds memory, not only work: with every place taken, the next image is answered 429 without a
+    byte of its body read. A Content-Length of non-ASCII digits is a typed 400, not a foreign ValueError."""
+    import anyio
+
+    verifier = Verifier(office.store, Policy(), replay_cache=MemoryReplayCache())
+    app = web.create_app(verifier, clock=lambda: CHECKED, settings=web.CounterSettings(scans_at_once=1, queue=0),
+                         allowed_hosts=("testserver",), monotonic=Clock())  # fmt: skip
+    png = [(b"content-type", b"image/png")]
+    read_by_second: list[bool] = []
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        release = anyio.Event()
+
+        async def slow_body() -> dict[str, Any]:  # the first image's body is still arriving
+            await release.wait()
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def second_body() -> dict[str, Any]:
+            read_by_second.append(True)
+            return {"type": "http.request", "body": b"\0" * 1000, "more_body": False}
+
+        async with anyio.create_task_group() as group:
+            first: list[list[dict[str, Any]]] = []
+
+            async def first_request() -> None:
+                first.append(await _asgi_request(app, png, slow_body)())
+
+            group.start_soon(first_request)
+            await anyio.sleep(0.2)
+            second = await _asgi_request(app, png, second_body)()
+            release.set()
+        bad_length = await _asgi_request(app, [*png, (b"content-length", "²".encode("latin-1"))], second_body)()
+        return second, bad_length
+
+    second, bad_length = anyio.run(scenario)
+    assert second[0]["status"] == 429 and json.loads(second[1]["body"])["code"] == "REQUEST"
+    assert read_by_second == []  # refused unread
+    assert bad_length[0]["status"] == 400 and json.loads(bad_length[1]["body"])["code"] == "REQUEST"
+
+
 @pytest.mark.parametrize(
     ("content_type", "status"),
     [

@@ -18,12 +18,13 @@ and called REPLAYED. Nothing personal is logged. :func:`run` serves the applicat
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
 import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -175,17 +176,25 @@ class _Counter:
             self.in_view.remember(text, result)
         return result, False, now
 
-    async def verify_image(self, data: bytes) -> tuple[Verdict | VerificationError, bool, _dt.datetime]:
+    @contextlib.contextmanager
+    def image_slot(self) -> Iterator[None]:
+        """A place among the images being read or waiting (429 when none is free), taken BEFORE the body is
+        read: the queue then bounds memory (at most ``scans_at_once + queue`` bodies), not only work."""
         if self.waiting >= self.settings.scans_at_once + self.settings.queue:
             busy = f"more than {self.settings.scans_at_once + self.settings.queue} images at once"
             raise RequestError(busy, status=429)
         self.waiting += 1
         try:
+            yield
+        finally:
+            self.waiting -= 1
+
+    async def verify_image(self, data: bytes) -> tuple[Verdict | VerificationError, bool, _dt.datetime]:
+        """Read and verify an image; call it within :meth:`image_slot`."""
+        try:
             text = await anyio.to_thread.run_sync(self._read, data, limiter=self.scans)
         except VerificationError as exc:  # NO_QR_CODE: a verdict on the image, not an error of the request
             return exc, False, self.clock()
-        finally:
-            self.waiting -= 1
         return await anyio.to_thread.run_sync(self.verify_text, text)
 
     def _read(self, data: bytes) -> str:
@@ -210,16 +219,18 @@ def _media_type(request: Request) -> tuple[str, str]:
 async def _body(request: Request, limit: int, too_large: EconsentError) -> bytes:
     """The request body, read no further than ``limit`` bytes (a declared length beyond it is refused unread)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or len(declared) > 12):
+    if declared is not None and (not (declared.isascii() and declared.isdigit()) or len(declared) > 12):
         raise RequestError(f"Content-Length is not a number of bytes: {declared[:40]!r}")
     if declared is not None and int(declared) > limit:
         raise too_large
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        size += len(chunk)
+        if size > limit:
             raise too_large
-    return bytes(body)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _text_of(body: bytes, kind: str, charset: str) -> str:
@@ -396,10 +407,11 @@ def create_app(
             if kind in IMAGE_TYPES:
                 limit = counter.settings.max_image_bytes
                 refusal = ImageRefusedError(ImageRefusal.FILE_TOO_LARGE, f"more than {limit} bytes")
-                data = await _body(request, limit, refusal)
-                if not data:
-                    raise RequestError("the image is empty")
-                result, repeat, checked = await counter.verify_image(data)
+                with counter.image_slot():
+                    data = await _body(request, limit, refusal)
+                    if not data:
+                        raise RequestError("the image is empty")
+                    result, repeat, checked = await counter.verify_image(data)
             elif kind in ("text/plain", "application/json"):
                 too_long = VerificationError(ErrorCode.TOO_LARGE, f"a request of more than {_MAX_TEXT_BODY} bytes")
                 text = _text_of(await _body(request, _MAX_TEXT_BODY, too_long), kind, charset)
