@@ -30,7 +30,7 @@ LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 _DOMAIN = "econsent"
 _LOCALE_DIR = Path(__file__).with_name("locale")
-_LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
+_LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # gettext's order
 
 
 def N_(message: str) -> str:  # noqa: N802 - the name Babel and xgettext look for ("gettext_noop")

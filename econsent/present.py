@@ -32,7 +32,7 @@ from .keys import Algorithm, Signer
 from .model import Credential, Instant, StatusReference, from_unix, to_unix
 from .schema import BUILTIN_TYPES, CredentialType, SchemaError, TypeRegistry
 
-__all__ = ["DEFAULT_LIFETIME", "check_request", "present", "read_credential_unverified"]
+__all__ = ["DEFAULT_LIFETIME", "check_request", "issuer_key_algorithm", "present", "read_credential_unverified"]
 
 DEFAULT_LIFETIME = 60
 
@@ -92,7 +92,7 @@ def present(
     ``issuer_algorithm`` (set by the issuer), else SHA-2. A presentation made in the other suite fails
     the issuer signature.
     """
-    suite = _issuer_algorithm(issuer_algorithm or credential.issuer_algorithm).hash_suite
+    suite = issuer_key_algorithm(issuer_algorithm or credential.issuer_algorithm).hash_suite
     wire, ctype = _parse(credential.encoded, types)
     if wire.proof is not None or list(wire.seeds) != [_disclosure.ROOT]:
         raise CredentialError("present() needs the credential as issued, not a presentation")
@@ -194,7 +194,7 @@ def _check_request(lifetime: int, nonce: bytes | None, audience: str | None) -> 
         raise CredentialError(f"audience must be 1 to {MAX_AUDIENCE_CHARS} characters")
 
 
-def _issuer_algorithm(name: Algorithm | str | None) -> Algorithm:
+def issuer_key_algorithm(name: Algorithm | str | None) -> Algorithm:
     """The issuer key's algorithm a presentation is built for; unknown means SHA-2, as before SM2 existed."""
     if name is None:
         return Algorithm.ES256

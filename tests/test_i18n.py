@@ -105,6 +105,7 @@ def test_an_unsupported_language_is_a_value_error(text: str) -> None:
         ({"LANG": "en_US.UTF-8", "LC_ALL": "zh_CN.UTF-8"}, "zh"),  # LC_ALL wins, as in gettext
         ({"LANG": "zh_CN.UTF-8", "LC_MESSAGES": "en_US.UTF-8"}, "en"),
         ({"LANGUAGE": "zh_TW:en"}, "zh"),
+        ({"LANG": "en_US.UTF-8", "LANGUAGE": "zh_CN"}, "zh"),  # LANGUAGE first, as gettext reads it
         ({"LANG": "fr_FR.UTF-8"}, "en"),
     ],
 )

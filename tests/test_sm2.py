@@ -41,7 +41,7 @@ from econsent import (
     prove_possession,
 )
 from econsent.cli import main
-from econsent.errors import TrustStoreError
+from econsent.errors import CredentialError, TrustStoreError
 from econsent.keys import SM2_DEFAULT_USER_ID, HashSuite, sm3
 from econsent.trust import TrustStore as _TrustStore
 from econsent.wallet import FileStorage, ScryptParams, Wallet
@@ -631,3 +631,10 @@ def test_a_forged_sm2_signature_leaves_nothing_on_stderr_and_other_output_still_
     with keys_module._gmssl_prints_filtered():
         os.write(2, b"/project/GmSSL/src/sm2_sign.c:328:sm2_do_verify():\nsomething else\n")
     assert capfd.readouterr().err == "something else\n"
+
+
+def test_a_wallet_given_an_unknown_issuer_algorithm_refuses_it_as_present_does(tmp_path: Path) -> None:
+    """One reading of the name for the wallet and present(): a CredentialError, not a bare ValueError."""
+    wallet, _, credential = _sm2_wallet(tmp_path)
+    with pytest.raises(CredentialError):
+        wallet.add(credential.encoded, holder_key=sm2_test_key("wallet holder"), issuer_algorithm="RSA")

@@ -153,7 +153,7 @@ def error_json(exc: CliError) -> dict[str, Any]:
     if isinstance(exc, EconsentError):
         return refusal_json(exc)
     code, sentence, detail = error_fields(exc)
-    sentence_zh = GeneralCode.USAGE.sentence_zh if code == USAGE else GeneralCode(code).sentence_zh
+    sentence_zh = GeneralCode(code).sentence_zh
     return {"ok": False, "code": code, "sentence": sentence, "sentence_zh": sentence_zh, "detail": detail}
 
 

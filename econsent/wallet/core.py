@@ -46,7 +46,7 @@ from ..errors import (
 from ..keys import Algorithm, HashSuite, PublicKey, Signer, SigningKey
 from ..model import Credential, Instant, IssuerName, from_unix, to_unix
 from ..possession import PossessionProof, prove_possession
-from ..present import DEFAULT_LIFETIME, check_request, present, read_credential_unverified
+from ..present import DEFAULT_LIFETIME, check_request, issuer_key_algorithm, present, read_credential_unverified
 from ..schema import BUILTIN_TYPES, TypeRegistry
 from ..trust import TrustStore
 from .codes import DEFAULT_REFRESH_BEFORE, RotatingCode
@@ -462,7 +462,7 @@ class Wallet:
             named = None if trusted is None else trusted.public_key.algorithm
         if named is None:
             return None
-        algorithm = named if isinstance(named, Algorithm) else Algorithm.parse(named)
+        algorithm = issuer_key_algorithm(named)  # present()'s reading, and its CredentialError for a wrong name
         return None if algorithm.hash_suite is HashSuite.SHA2 else algorithm
 
     def _check_external(self, ref: str, parsed: Credential) -> None:
