@@ -484,6 +484,7 @@ class Server:
         assert self.process.stderr is not None
         ready, _, _ = select.select([self.process.stderr], [], [], 60)
         line = self.process.stderr.readline() if ready else ""
+        self.started_line = line
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
         if match is None:
             self.close()
@@ -499,6 +500,14 @@ class Server:
             self.process.wait(timeout=15)
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+def test_the_start_line_is_in_the_clerks_language(office: Office) -> None:
+    server = Server("--trust", str(office.trust), "--lang", "zh")
+    try:
+        assert "柜台页面" in server.started_line and server.url in server.started_line
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import qr
 from ..errors import EXIT_VALID, MissingDependencyError
+from ..i18n import N_, translate
 from ._common import UsageError, float_range, int_range, parse_hex, parse_time, say
 from .verify import add_verification_options, policy_from_args, verifier_from_args
 
@@ -111,7 +112,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     with listener:
         host, port = listener.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        say(f"econsent: counter page at http://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
+        started = translate(N_("econsent: counter page at {url} (Ctrl-C to stop)"), args.language)
+        say(started.format(url=f"http://{shown}:{port}/"), file=sys.stderr)
         sys.stderr.flush()
         web.run(app, listener)
     return EXIT_VALID
