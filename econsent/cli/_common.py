@@ -28,6 +28,7 @@ from ..errors import EXIT_REJECTED, EXIT_USAGE, EconsentError, GeneralCode, Sche
 from ..hsm import PIN_ENV, is_pkcs11_uri, load_signer
 from ..i18n import N_, Language, translate
 from ..keys import Algorithm, Signer
+from ..registry import is_registry_url
 from ..schema import BUILTIN_TYPES, CredentialType
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "UsageError",
     "add_force_option",
     "add_passphrase_option",
+    "add_registry_option",
     "claims_from_json",
     "csv_list",
     "emit",
@@ -107,6 +109,22 @@ def needs_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespac
         raise ParserError("give an action", one_line_usage(parser))
 
     return handler
+
+
+def add_registry_option(parser: argparse.ArgumentParser) -> None:
+    """``--registry``: an issuer registry file (SQLite), or a ``postgresql://`` URL of a shared database."""
+    parser.add_argument(
+        "--registry",
+        required=True,
+        type=_registry_location,
+        help="the issuer registry: a file (SQLite), or a postgresql:// URL of a database shared by offices "
+        "(password from PGPASSWORD or ~/.pgpass rather than the URL)",
+    )
+
+
+def _registry_location(text: str) -> str | Path:
+    """A ``postgresql://`` URL stays as given (a path would fold its ``//``); anything else is a file."""
+    return text if is_registry_url(text) else Path(text)
 
 
 # --- errors ----------------------------------------------------------------------------------------

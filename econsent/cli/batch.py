@@ -30,7 +30,16 @@ from ..batch import (
 from ..errors import EXIT_REJECTED, EXIT_VALID
 from ..i18n import N_, translate
 from ..registry import IssuerRegistry
-from ._common import SIGNING_KEY_HELP, UsageError, add_passphrase_option, csv_list, emit, int_range, parse_time
+from ._common import (
+    SIGNING_KEY_HELP,
+    UsageError,
+    add_passphrase_option,
+    add_registry_option,
+    csv_list,
+    emit,
+    int_range,
+    parse_time,
+)
 
 __all__ = ["register"]
 
@@ -42,7 +51,7 @@ _SHOWN_BAD_ROWS = 20
 def register(actions: Any) -> None:
     """Add ``batch`` to the ``issuer`` actions."""
     batch = actions.add_parser("batch", help="issue every row of a CSV or JSON Lines file; resumable by batch id")
-    batch.add_argument("--registry", required=True, help="the issuer registry (file or postgresql:// URL)")
+    add_registry_option(batch)
     batch.add_argument("--key", required=True, help="issuer " + SIGNING_KEY_HELP)
     add_passphrase_option(batch, "passphrase of the issuer key file, from this environment variable")
     batch.add_argument("--input", required=True, type=Path, help="rows to issue (.csv with a header, or .jsonl)")

@@ -21,7 +21,6 @@ from ..registry import (
     IssuerRegistry,
     RegistryError,
     RegistryErrorCode,
-    is_registry_url,
 )
 from ..status import (
     MAX_STATUS_LIST_BYTES,
@@ -35,6 +34,7 @@ from ._common import (
     SIGNING_KEY_HELP,
     UsageError,
     add_passphrase_option,
+    add_registry_option,
     emit,
     iso_time,
     needs_action,
@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
     init = actions.add_parser(
         "init", help="create an issuer registry (an SQLite file or a PostgreSQL database) bound to the issuer's key"
     )
-    _registry_option(init)
+    add_registry_option(init)
     init.add_argument(
         "--key", required=True, action="append", type=Path, help="issuer public key (PEM) it issues with (repeat)"
     )
@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
     init.set_defaults(handler=_init)
 
     add_key = actions.add_parser("add-key", help="register a rotated issuer key to issue and publish with")
-    _registry_option(add_key)
+    add_registry_option(add_key)
     add_key.add_argument("--key", required=True, type=Path, help="the issuer's new public key (PEM)")
     add_key.add_argument(
         "--authorised-by",
@@ -86,7 +86,7 @@ def register(sub: Any) -> None:
     add_key.set_defaults(handler=_add_key)
 
     issue = actions.add_parser("issue", help="issue a credential with the next serial and status slot")
-    _registry_option(issue)
+    add_registry_option(issue)
     add_issue_options(issue)
     issue.add_argument(
         "--record-personal-data", action="store_true", help="also keep the claims in the registry (default: not)"
@@ -99,7 +99,7 @@ def register(sub: Any) -> None:
         ("reinstate", "make a suspended credential valid again"),
     ):
         change = actions.add_parser(verb, help=text)
-        _registry_option(change)
+        add_registry_option(change)
         change.add_argument("serial", type=int, help="the credential's serial number")
         change.add_argument("--reason", help="why, for the audit trail (no personal data)")
         change.add_argument("--now", help="time of the change (default: the clock)")
@@ -107,13 +107,13 @@ def register(sub: Any) -> None:
         change.set_defaults(handler=_change, verb=verb)
 
     status = actions.add_parser("status", help="a credential's status, status slot and audit trail")
-    _registry_option(status)
+    add_registry_option(status)
     status.add_argument("serial", type=int)
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
 
     publish = actions.add_parser("publish", help="sign status lists into DIR/<issuer>.<list>.ecsl files")
-    _registry_option(publish)
+    add_registry_option(publish)
     publish.add_argument("--key", required=True, help="issuer " + SIGNING_KEY_HELP + " to sign with")
     add_passphrase_option(publish, "passphrase of the issuer key file, from this environment variable")
     publish.add_argument("--out-dir", required=True, type=Path, help="folder for the .ecsl files (created if missing)")
@@ -126,21 +126,6 @@ def register(sub: Any) -> None:
     publish.set_defaults(handler=_publish)
 
     register_batch(actions)
-
-
-def _registry_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--registry",
-        required=True,
-        type=_registry_location,
-        help="the issuer registry: a file (SQLite), or a postgresql:// URL of a database shared by offices "
-        "(password from PGPASSWORD or ~/.pgpass rather than the URL)",
-    )
-
-
-def _registry_location(text: str) -> str | Path:
-    """A ``postgresql://`` URL stays as given (a path would fold its ``//``); anything else is a file."""
-    return text if is_registry_url(text) else Path(text)
 
 
 def _open(args: argparse.Namespace) -> IssuerRegistry:
